@@ -1,10 +1,194 @@
-"""The `hotline` command: serve, database, users, tokens, and the bot's `nlu` commands."""
+"""The `hotline` command: serve, database, users, tokens, keys, and the bot's `nlu` commands."""
 
 from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Annotated
 
 import typer
 
 from bot.nlu.cli import nlu_app
 
-app = typer.Typer(help="Vietnamese anti-trafficking hotline: intake API, bot and NLU.", no_args_is_help=True)
+app = typer.Typer(
+    help="Vietnamese anti-trafficking hotline: intake API, bot and NLU.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Staff and service accounts.", no_args_is_help=True)
+tokens_app = typer.Typer(
+    help="Long-lived bearer tokens for service accounts.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Encryption keys for personal data.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(keys_app, name="keys")
 app.add_typer(nlu_app, name="nlu")
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from intake_api.config import get_settings
+    from intake_api.crypto import configure_cipher
+    from intake_api.db import make_engine
+    from intake_api.keyfile import cipher_from_settings
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_cipher(cipher_from_settings(settings))
+    return make_engine(settings.database_url)
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Create or migrate the database schema (Alembic)."""
+    from intake_api.migrate import upgrade
+
+    upgrade(_engine(), revision)
+    typer.echo("database is at the latest schema")
+
+
+def ensure_admin(engine) -> str | None:  # type: ignore[no-untyped-def]
+    """Creates the `admin` account on first start; returns its one-time password."""
+    from sqlmodel import Session, select
+
+    from intake_api.models import User
+    from intake_api.users import create_user
+
+    with Session(engine) as session:
+        if session.exec(select(User)).first() is not None:
+            return None
+        password = secrets.token_urlsafe(15)
+        create_user(session, "admin", password, ["admin"], full_name="Administrator")
+        return password
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+) -> None:
+    """Migrate the database, create the first admin if there is none, and serve the API."""
+    import uvicorn
+
+    from intake_api.app import create_app
+    from intake_api.config import get_settings
+    from intake_api.logging_setup import configure_logging
+    from intake_api.migrate import upgrade
+
+    configure_logging()
+    settings = get_settings()
+    engine = _engine()
+    upgrade(engine)
+    password = ensure_admin(engine)
+    if password:
+        typer.secho(
+            f"\nCreated the first account: user 'admin', password '{password}'.\n"
+            "It is shown only this once: write it down, then create staff accounts with\n"
+            "`hotline users create NAME --role operator`.\n",
+            fg=typer.colors.YELLOW,
+        )
+    api = create_app(settings, engine)
+    uvicorn.run(
+        api,
+        host=host or settings.host,
+        port=port or settings.port,
+        access_log=False,
+        log_config=None,
+    )
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: Annotated[
+        list[str], typer.Option(help="operator, police, dolisa, supervisor, admin, service")
+    ],
+    agency: Annotated[str | None, typer.Option(help="Agency code for police/dolisa staff")] = None,
+    full_name: Annotated[str | None, typer.Option()] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Leave out to be asked (or to get a random one with --random)"),
+    ] = None,
+    random_password: Annotated[bool, typer.Option("--random", help="Generate a password")] = False,
+) -> None:
+    """Create an account."""
+    from sqlmodel import Session
+
+    from intake_api.users import UserError, create_user
+
+    if random_password:
+        password = secrets.token_urlsafe(15)
+    elif password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with Session(_engine()) as session:
+        try:
+            user = create_user(session, username, password, role, agency, full_name)
+        except UserError as exc:
+            _fail(f"cannot create the user: {exc}")
+            return
+    typer.echo(f"created user '{user.username}' with roles {user.roles}")
+    if random_password:
+        typer.echo(f"password: {password}")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    username: str,
+    password: Annotated[str | None, typer.Option(help="Leave out to be asked")] = None,
+) -> None:
+    """Set a new password for an account."""
+    from sqlmodel import Session
+
+    from intake_api.users import UserError, set_password
+
+    if password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with Session(_engine()) as session:
+        try:
+            set_password(session, username, password)
+        except UserError as exc:
+            _fail(f"cannot set the password: {exc}")
+    typer.echo(f"password changed for '{username}'")
+
+
+@tokens_app.command("issue")
+def tokens_issue(
+    username: str,
+    days: Annotated[int, typer.Option(min=1, max=3650)] = 365,
+    label: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Print a new bearer token for an account (e.g. the bot's `service` account)."""
+    from sqlmodel import Session, select
+
+    from intake_api.models import User
+    from intake_api.tokens import issue_token
+
+    with Session(_engine()) as session:
+        user = session.exec(select(User).where(User.username == username.lower())).first()
+        if user is None:
+            _fail(f"there is no user named '{username}'")
+            return
+        token = issue_token(session, user, timedelta(days=days), label=label or "cli")
+    typer.echo(token)
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new Fernet key for HOTLINE_ENCRYPTION_KEYS."""
+    from intake_api.crypto import generate_key
+
+    typer.echo(generate_key())
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt all personal data with the first key of HOTLINE_ENCRYPTION_KEYS."""
+    from intake_api.key_rotation import rotate_all
+
+    count = rotate_all(_engine())
+    typer.echo(f"re-encrypted {count} values with the newest key")

@@ -41,6 +41,8 @@ class _TomlTableSource(PydanticBaseSettingsSource):
         return {k: v for k, v in self._values.items() if k in self.settings_cls.model_fields}
 
 
-def toml_table_source(settings_cls: type[BaseSettings], table: str | None) -> PydanticBaseSettingsSource:
+def toml_table_source(
+    settings_cls: type[BaseSettings], table: str | None
+) -> PydanticBaseSettingsSource:
     """Values from one table of the TOML file (or its top level when `table` is None)."""
     return _TomlTableSource(settings_cls, table)

@@ -1,0 +1,94 @@
+"""The intake API's settings: one object, read from `HOTLINE_*` variables and the TOML file.
+
+Everything a province changes (agencies, hotlines, service levels, provinces) is configuration
+with Vietnamese defaults, so a deployment never edits code for it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from intake_api.config_sources import toml_table_source
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Agency(BaseModel):
+    code: str
+    name: str
+    hotline: str | None = None
+
+
+DEFAULT_AGENCIES = [
+    Agency(code="police", name="Công an", hotline="113"),
+    # The 2025 reorganisation renamed the provincial social-affairs service; the name is
+    # configuration so each province can use its own.
+    Agency(code="dolisa", name="Sở Y tế (công tác xã hội, hỗ trợ nạn nhân)", hotline="111"),
+    Agency(code="border_guard", name="Bộ đội Biên phòng"),
+    Agency(code="coast_guard", name="Cảnh sát biển"),
+    Agency(code="commune", name="Ủy ban nhân dân xã, phường"),
+    Agency(code="womens_union", name="Hội Liên hiệp Phụ nữ"),
+]
+
+# The 34 provincial units in force since 1 July 2025 (Resolution 202/2025/QH15).
+DEFAULT_PROVINCES = [
+    "Hà Nội", "Huế", "Lai Châu", "Điện Biên", "Sơn La", "Lạng Sơn", "Quảng Ninh", "Thanh Hóa",
+    "Nghệ An", "Hà Tĩnh", "Cao Bằng", "Tuyên Quang", "Lào Cai", "Thái Nguyên", "Phú Thọ",
+    "Bắc Ninh", "Hưng Yên", "Hải Phòng", "Ninh Bình", "Quảng Trị", "Đà Nẵng", "Quảng Ngãi",
+    "Gia Lai", "Khánh Hòa", "Lâm Đồng", "Đắk Lắk", "Thành phố Hồ Chí Minh", "Đồng Nai",
+    "Tây Ninh", "Cần Thơ", "Vĩnh Long", "Đồng Tháp", "Cà Mau", "An Giang",
+]  # fmt: skip
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+
+    database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'hotline.db'}"
+    # Where generated secrets live when none are configured (the embedded `make run` set-up).
+    data_dir: Path = REPO_ROOT / "var"
+    # Fernet keys, newest first; older keys still decrypt, so rotation is add-then-rewrap.
+    encryption_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    blind_index_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    timezone: str = "Asia/Ho_Chi_Minh"
+    token_ttl_minutes: int = 12 * 60
+    max_body_bytes: int = 64 * 1024
+    login_max_failures: int = 5
+    login_window_seconds: int = 15 * 60
+    reply_lease_seconds: int = 120
+    resolution_target: float = 0.9
+    agencies: list[Agency] = Field(default_factory=lambda: list(DEFAULT_AGENCIES))
+    # First-response service levels in hours, per priority (nlu.md: P1 1 h, P2 24 h, P3 72 h).
+    service_levels_hours: dict[str, float] = Field(
+        default_factory=lambda: {"P1": 1.0, "P2": 24.0, "P3": 72.0}
+    )
+    hotlines: dict[str, str] = Field(
+        default_factory=lambda: {"trafficking_24_7": "111", "police_emergency": "113"}
+    )
+    provinces: list[str] = Field(default_factory=lambda: list(DEFAULT_PROVINCES))
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @property
+    def agency_codes(self) -> list[str]:
+        return [a.code for a in self.agencies]
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return (init_settings, env_settings, toml_table_source(settings_cls, "api"))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

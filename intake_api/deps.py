@@ -1,0 +1,102 @@
+"""Dependencies a route declares: the session, the caller, and what the caller may do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from intake_api.config import Settings
+from intake_api.enums import Role
+from intake_api.models import User
+from intake_api.state import AppState
+from intake_api.tokens import user_for_token
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+# Roles that work tickets; `admin` alone sees no ticket contents (api.md).
+TICKET_ROLES = frozenset({Role.operator, Role.police, Role.dolisa, Role.supervisor})
+ALL_TICKETS_ROLES = frozenset({Role.operator, Role.supervisor})
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.hotline
+
+
+def get_settings_dep(state: Annotated[AppState, Depends(get_state)]) -> Settings:
+    return state.settings
+
+
+def get_session(state: Annotated[AppState, Depends(get_state)]) -> Iterator[Session]:
+    with Session(state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User
+    roles: frozenset[str]
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+    @property
+    def sees_all_tickets(self) -> bool:
+        return bool(self.roles & ALL_TICKETS_ROLES)
+
+    @property
+    def agencies(self) -> frozenset[str]:
+        """The agencies whose tickets a police/dolisa caller works."""
+        own = {r for r in self.roles if r in (Role.police, Role.dolisa)}
+        return frozenset({self.user.agency} if self.user.agency else own)
+
+    @property
+    def works_tickets(self) -> bool:
+        return bool(self.roles & TICKET_ROLES)
+
+
+def get_caller(session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Caller:
+    unauthorized = HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail="Sign in first: send a valid bearer token from POST /api/v1/auth/token.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if not token or len(token) > 200:
+        raise unauthorized
+    user = user_for_token(session, token)
+    if user is None:
+        raise unauthorized
+    return Caller(user=user, roles=user.role_set)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def require(*roles: Role) -> Callable[[Caller], Caller]:
+    wanted = frozenset(roles)
+
+    def check(caller: CallerDep) -> Caller:
+        if not caller.roles & wanted:
+            names = ", ".join(sorted(wanted))
+            raise HTTPException(
+                status_code=status.HTTP_403_FORBIDDEN,
+                detail=f"This needs one of these roles: {names}.",
+            )
+        return caller
+
+    return check
+
+
+StaffDep = Annotated[Caller, Depends(require(*TICKET_ROLES))]
+ServiceDep = Annotated[Caller, Depends(require(Role.service))]
+SupervisorDep = Annotated[Caller, Depends(require(Role.supervisor))]
+AdminDep = Annotated[Caller, Depends(require(Role.admin))]

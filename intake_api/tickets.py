@@ -1,0 +1,227 @@
+"""Reading tickets: who may see which, the queue with its filters, and the views staff get."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, or_
+from sqlmodel import Session, col, select
+
+from intake_api.audit import record
+from intake_api.db import utcnow
+from intake_api.deps import Caller
+from intake_api.enums import ReferralState
+from intake_api.lifecycle import is_closed
+from intake_api.models import (
+    Note,
+    Referral,
+    Reply,
+    Ticket,
+    TicketAgency,
+    TicketEvent,
+    TicketMessage,
+    User,
+)
+from intake_api.schemas import (
+    EventOut,
+    MessageOut,
+    NoteOut,
+    ReferralOut,
+    ReplyOut,
+    ReporterOut,
+    TicketDetail,
+    TicketSummary,
+)
+
+
+class TicketNotFound(LookupError):
+    pass
+
+
+def visibility_clause(caller: Caller) -> Any:
+    """SQL condition for the tickets a caller may see (None: all of them)."""
+    if caller.sees_all_tickets:
+        return None
+    agencies = list(caller.agencies)
+    routed = select(TicketAgency.ticket_id).where(col(TicketAgency.agency).in_(agencies))
+    referred = select(Referral.ticket_id).where(
+        col(Referral.to_agency).in_(agencies), Referral.state == ReferralState.pending
+    )
+    return or_(col(Ticket.id).in_(routed), col(Ticket.id).in_(referred))
+
+
+def get_visible(session: Session, caller: Caller, ticket_id: str) -> Ticket:
+    """The ticket, or TicketNotFound when it is missing or the caller may not see it (api.md:
+    404, not 403, so the answer reveals nothing about tickets of other agencies)."""
+    stmt = select(Ticket).where(Ticket.id == ticket_id)
+    clause = visibility_clause(caller)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    ticket = session.exec(stmt).first()
+    if ticket is None:
+        raise TicketNotFound(ticket_id)
+    return ticket
+
+
+@dataclass
+class TicketFilters:
+    status: list[str] | None = None
+    priority: list[str] | None = None
+    agency: str | None = None
+    province: str | None = None
+    channel: str | None = None
+    assignee: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    q: str | None = None
+
+    def apply(self, stmt: Any) -> Any:
+        if self.status:
+            stmt = stmt.where(col(Ticket.status).in_(self.status))
+        if self.priority:
+            stmt = stmt.where(col(Ticket.priority).in_(self.priority))
+        if self.agency:
+            stmt = stmt.where(
+                col(Ticket.id).in_(
+                    select(TicketAgency.ticket_id).where(TicketAgency.agency == self.agency)
+                )
+            )
+        if self.province:
+            stmt = stmt.where(Ticket.province == self.province)
+        if self.channel:
+            stmt = stmt.where(Ticket.channel == self.channel)
+        if self.assignee == "none":
+            stmt = stmt.where(col(Ticket.assignee_id).is_(None))
+        elif self.assignee:
+            stmt = stmt.where(
+                col(Ticket.assignee_id).in_(select(User.id).where(User.username == self.assignee))
+            )
+        if self.created_from:
+            stmt = stmt.where(Ticket.created_at >= self.created_from)
+        if self.created_to:
+            stmt = stmt.where(Ticket.created_at < self.created_to)
+        if self.q:
+            # Personal data is encrypted and cannot be searched; q matches the clear fields.
+            like = f"%{self.q.lower()}%"
+            stmt = stmt.where(
+                or_(
+                    func.lower(Ticket.reference_code).like(like),
+                    func.lower(Ticket.province).like(like),
+                    func.lower(Ticket.country).like(like),
+                    func.lower(Ticket.category).like(like),
+                )
+            )
+        return stmt
+
+
+def visible_tickets(caller: Caller, filters: TicketFilters) -> Any:
+    stmt = filters.apply(select(Ticket))
+    clause = visibility_clause(caller)
+    return stmt.where(clause) if clause is not None else stmt
+
+
+def list_page(
+    session: Session, caller: Caller, filters: TicketFilters, page: int, page_size: int
+) -> tuple[list[Ticket], int]:
+    stmt = visible_tickets(caller, filters)
+    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    # Open tickets first, then by priority and due time: the queue staff work from the top.
+    closed_last = case((col(Ticket.status).in_(["resolved", "unfounded", "duplicate"]), 1), else_=0)
+    stmt = stmt.order_by(closed_last, Ticket.priority, Ticket.due_at, Ticket.id)
+    rows = session.exec(stmt.offset((page - 1) * page_size).limit(page_size)).all()
+    return list(rows), int(total)
+
+
+def agencies_of(session: Session, ticket_ids: list[str]) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {tid: [] for tid in ticket_ids}
+    if ticket_ids:
+        rows = session.exec(
+            select(TicketAgency).where(col(TicketAgency.ticket_id).in_(ticket_ids))
+        ).all()
+        for row in rows:
+            result[row.ticket_id].append(row.agency)
+    return {tid: sorted(a) for tid, a in result.items()}
+
+
+def usernames(session: Session, user_ids: set[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    rows = session.exec(select(User).where(col(User.id).in_(user_ids))).all()
+    return {u.id: u.username for u in rows if u.id is not None}
+
+
+def summaries(session: Session, tickets: list[Ticket]) -> list[TicketSummary]:
+    agencies = agencies_of(session, [t.id for t in tickets])
+    names = usernames(session, {t.assignee_id for t in tickets if t.assignee_id is not None})
+    return [_summary(t, agencies[t.id], names.get(t.assignee_id or -1)) for t in tickets]
+
+
+def _summary(ticket: Ticket, agencies: list[str], assignee: str | None) -> TicketSummary:
+    return TicketSummary(
+        id=ticket.id,
+        reference_code=ticket.reference_code,
+        status=ticket.status,
+        priority=ticket.priority,
+        category=ticket.category,
+        channel=ticket.channel,
+        province=ticket.province,
+        country=ticket.country,
+        agencies=agencies,
+        assignee=assignee,
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        due_at=ticket.due_at,
+        overdue=is_overdue(ticket),
+    )
+
+
+def is_overdue(ticket: Ticket) -> bool:
+    if ticket.first_response_at is not None:
+        return ticket.first_response_at > ticket.due_at
+    return not is_closed(ticket.status) and utcnow() > ticket.due_at
+
+
+def detail(session: Session, caller: Caller, ticket: Ticket) -> TicketDetail:
+    """The full ticket; reading its personal data is written to the audit trail."""
+    summary = summaries(session, [ticket])[0]
+
+    def rows(model: Any, order: Any) -> list[Any]:
+        return list(session.exec(select(model).where(model.ticket_id == ticket.id).order_by(order)))
+
+    record(session, caller.username, "view", ticket.id, "reporter, transcript, notes")
+    session.commit()
+    return TicketDetail(
+        **summary.model_dump(),
+        intent=ticket.intent,
+        intent_confidence=ticket.intent_confidence,
+        triage_reasons=ticket.triage_reasons or [],
+        version=ticket.version,
+        first_response_at=ticket.first_response_at,
+        closed_at=ticket.closed_at,
+        reporter=ReporterOut(
+            channel_user_id=ticket.reporter_channel_user_id,
+            phone=ticket.reporter_phone,
+            name=ticket.reporter_name,
+            anonymous=ticket.anonymous,
+            consent_to_contact=ticket.consent_to_contact,
+        ),
+        transcript=[
+            MessageOut(direction=m.direction, text=m.text, at=m.at)
+            for m in rows(TicketMessage, TicketMessage.id)
+        ],
+        nlu=ticket.nlu,
+        notes=[
+            NoteOut(id=n.id, author=n.author, text=n.text, created_at=n.created_at)
+            for n in rows(Note, Note.id)
+        ],
+        referrals=[
+            ReferralOut.model_validate(r, from_attributes=True) for r in rows(Referral, Referral.id)
+        ],
+        replies=[ReplyOut.model_validate(r, from_attributes=True) for r in rows(Reply, Reply.id)],
+        events=[
+            EventOut.model_validate(e, from_attributes=True)
+            for e in rows(TicketEvent, TicketEvent.id)
+        ],
+    )

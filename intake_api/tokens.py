@@ -1,0 +1,35 @@
+"""Opaque bearer tokens: random, stored only as SHA-256, revocable, with an expiry."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from intake_api.db import utcnow
+from intake_api.models import ApiToken, User
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, ttl: timedelta, label: str | None = None) -> str:
+    token = "hl_" + secrets.token_urlsafe(32)
+    assert user.id is not None
+    session.add(
+        ApiToken(user_id=user.id, token_hash=_digest(token), label=label, expires_at=utcnow() + ttl)
+    )
+    session.commit()
+    return token
+
+
+def user_for_token(session: Session, token: str, now: datetime | None = None) -> User | None:
+    now = now or utcnow()
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
+    if row is None or row.revoked or row.expires_at <= now:
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and user.active else None

@@ -50,6 +50,8 @@ async def _http_handler(request: Request, exc: StarletteHTTPException) -> JSONRe
     detail = exc.detail
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"There is nothing at {request.url.path}."
+    elif exc.status_code == 400 and detail == "There was an error parsing the body":
+        detail = "The body could not be read: send UTF-8 encoded JSON."
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}."
     return JSONResponse(

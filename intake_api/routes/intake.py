@@ -13,6 +13,7 @@ from intake_api.enums import CLOSED_STATUSES
 from intake_api.intake import IdempotencyConflict, UnknownValue, create_ticket
 from intake_api.models import Ticket
 from intake_api.refcodes import normalize_reference_code
+from intake_api.routes.tickets import TicketId
 from intake_api.schemas import (
     IntakeIn,
     IntakeOut,
@@ -101,11 +102,11 @@ def append_by_reference(
 
 @router.post("/tickets/{ticket_id}/messages", status_code=201)
 def append_message(
-    ticket_id: str, body: ReporterMessageIn, caller: ServiceDep, session: SessionDep
+    ticket_id: TicketId, body: ReporterMessageIn, caller: ServiceDep, session: SessionDep
 ) -> dict[str, object]:
-    ticket = session.get(Ticket, ticket_id[:64])
+    ticket = session.get(Ticket, ticket_id)
     if ticket is None:
-        raise HTTPException(status_code=404, detail=f"No ticket has the id '{ticket_id[:64]}'.")
+        raise HTTPException(status_code=404, detail=f"No ticket has the id '{ticket_id}'.")
     _, created = append_reporter_message(
         session, caller, ticket, body.text, body.at, body.message_id
     )

@@ -47,15 +47,18 @@ router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 
 # Row ids are bounded so an absurd number is a 422, not a database overflow.
 RowId = Annotated[int, Path(ge=1, le=2**62)]
+# Ticket ids are 32 hex digits; anything else cannot name a ticket (and a NUL byte would
+# otherwise reach PostgreSQL, which refuses it).
+TicketId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_\-]+$")]
 FilterText = Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")]
 
 
 def load(session: SessionDep, caller: Caller, ticket_id: str) -> Ticket:
     try:
-        return get_visible(session, caller, ticket_id[:64])
+        return get_visible(session, caller, ticket_id)
     except TicketNotFound:
         raise HTTPException(
-            status_code=404, detail=f"No ticket has the id '{ticket_id[:64]}'."
+            status_code=404, detail=f"No ticket has the id '{ticket_id}'."
         ) from None
 
 
@@ -101,13 +104,17 @@ def list_tickets(
 
 
 @router.get("/{ticket_id}", response_model=TicketDetail)
-def get_ticket(ticket_id: str, caller: StaffDep, session: SessionDep) -> TicketDetail:
+def get_ticket(ticket_id: TicketId, caller: StaffDep, session: SessionDep) -> TicketDetail:
     return detail(session, caller, load(session, caller, ticket_id))
 
 
 @router.patch("/{ticket_id}", response_model=TicketDetail)
 def patch_ticket(
-    ticket_id: str, body: TicketPatch, caller: StaffDep, session: SessionDep, settings: SettingsDep
+    ticket_id: TicketId,
+    body: TicketPatch,
+    caller: StaffDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> TicketDetail:
     ticket = load(session, caller, ticket_id)
     try:
@@ -118,7 +125,7 @@ def patch_ticket(
 
 
 @router.post("/{ticket_id}/notes", response_model=NoteOut, status_code=status.HTTP_201_CREATED)
-def post_note(ticket_id: str, body: NoteIn, caller: StaffDep, session: SessionDep) -> NoteOut:
+def post_note(ticket_id: TicketId, body: NoteIn, caller: StaffDep, session: SessionDep) -> NoteOut:
     note = add_note(session, caller, load(session, caller, ticket_id), body.text)
     return NoteOut.model_validate(note, from_attributes=True)
 
@@ -127,7 +134,11 @@ def post_note(ticket_id: str, body: NoteIn, caller: StaffDep, session: SessionDe
     "/{ticket_id}/referrals", response_model=ReferralOut, status_code=status.HTTP_201_CREATED
 )
 def post_referral(
-    ticket_id: str, body: ReferralIn, caller: StaffDep, session: SessionDep, settings: SettingsDep
+    ticket_id: TicketId,
+    body: ReferralIn,
+    caller: StaffDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ReferralOut:
     ticket = load(session, caller, ticket_id)
     try:
@@ -138,7 +149,7 @@ def post_referral(
 
 
 def _decide(
-    ticket_id: str,
+    ticket_id: TicketId,
     referral_id: RowId,
     body: ReferralDecision | None,
     caller: Caller,
@@ -161,7 +172,7 @@ def _decide(
 
 @router.post("/{ticket_id}/referrals/{referral_id}/accept", response_model=ReferralOut)
 def accept_referral(
-    ticket_id: str,
+    ticket_id: TicketId,
     referral_id: RowId,
     caller: StaffDep,
     session: SessionDep,
@@ -172,7 +183,7 @@ def accept_referral(
 
 @router.post("/{ticket_id}/referrals/{referral_id}/return", response_model=ReferralOut)
 def return_referral(
-    ticket_id: str,
+    ticket_id: TicketId,
     referral_id: RowId,
     caller: StaffDep,
     session: SessionDep,
@@ -182,7 +193,9 @@ def return_referral(
 
 
 @router.post("/{ticket_id}/replies", response_model=ReplyOut, status_code=status.HTTP_201_CREATED)
-def post_reply(ticket_id: str, body: ReplyIn, caller: StaffDep, session: SessionDep) -> ReplyOut:
+def post_reply(
+    ticket_id: TicketId, body: ReplyIn, caller: StaffDep, session: SessionDep
+) -> ReplyOut:
     ticket = load(session, caller, ticket_id)
     try:
         reply = queue_reply(session, caller, ticket, body.text)
@@ -193,7 +206,7 @@ def post_reply(ticket_id: str, body: ReplyIn, caller: StaffDep, session: Session
 
 @router.post("/{ticket_id}/replies/{reply_id}/retry", response_model=ReplyOut)
 def post_reply_retry(
-    ticket_id: str, reply_id: RowId, caller: StaffDep, session: SessionDep
+    ticket_id: TicketId, reply_id: RowId, caller: StaffDep, session: SessionDep
 ) -> ReplyOut:
     ticket = load(session, caller, ticket_id)
     try:

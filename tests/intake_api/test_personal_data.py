@@ -1,0 +1,64 @@
+"""Personal data never sits in clear in the database, and key rotation keeps it readable."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from intake_api.crypto import PersonalDataCipher, configure_cipher, generate_key, get_cipher
+from intake_api.key_rotation import rotate_all
+from intake_api.models import SQLModel, Ticket
+from tests.conftest import TEST_BLIND_KEY, TEST_KEYS
+from tests.intake_api.conftest import Api, intake_body
+
+SECRET_TEXT = "em bị nhốt ở Sihanoukville, họ thu hộ chiếu của em"
+PHONE = "+84987654321"
+NAME = "Trần Thị Hoa"
+
+
+def _dump_every_text_cell(api: Api) -> str:
+    cells: list[str] = []
+    with api.engine.connect() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            for row in conn.execute(text(f'SELECT * FROM "{table.name}"')):
+                cells.extend(str(v) for v in row)
+    return "\n".join(cells)
+
+
+def test_no_phone_name_or_message_text_is_stored_in_clear(api: Api) -> None:
+    body = intake_body(text=SECRET_TEXT, phone=PHONE)
+    body["reporter"]["name"] = NAME
+    tid = api.intake(body).json()["id"]
+    api.post("police", f"/api/v1/tickets/{tid}/notes", json={"text": f"gọi lại số {PHONE}"})
+    api.post("bot", f"/api/v1/tickets/{tid}/messages", json={"text": "tin nhắn thứ hai bí mật"})
+    raw = _dump_every_text_cell(api)
+    for secret in (
+        SECRET_TEXT,
+        "Sihanoukville",
+        PHONE,
+        "987654321",
+        NAME,
+        "tg-555001",
+        "bí mật",
+        "hộ chiếu",
+    ):
+        assert secret not in raw, f"{secret!r} is stored in clear"
+    # The API still shows it to the staff who may see it.
+    detail = api.get("police", f"/api/v1/tickets/{tid}").json()
+    assert detail["reporter"]["phone"] == PHONE and detail["transcript"][0]["text"] == SECRET_TEXT
+
+
+def test_key_rotation_rewraps_data_under_the_new_key(api: Api) -> None:
+    old_cipher = get_cipher()
+    tid = api.intake(intake_body(text=SECRET_TEXT, phone=PHONE)).json()["id"]
+    new_key = generate_key()
+    rotated = PersonalDataCipher([new_key, *TEST_KEYS], TEST_BLIND_KEY)
+    configure_cipher(rotated)
+    try:
+        assert rotate_all(api.engine) > 0
+        configure_cipher(PersonalDataCipher([new_key], TEST_BLIND_KEY))
+        with Session(api.engine) as session:
+            ticket = session.exec(select(Ticket).where(Ticket.id == tid)).one()
+            assert ticket.reporter_phone == PHONE
+    finally:
+        configure_cipher(old_cipher)

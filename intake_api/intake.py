@@ -24,6 +24,10 @@ class IdempotencyConflict(Exception):
     """The key was used before for a different request body."""
 
 
+class ReferenceCodeTaken(Exception):
+    """The bot proposed a reference code that another ticket already has."""
+
+
 class UnknownValue(ValueError):
     """A value that is well-formed but not in the configuration (agency, province)."""
 
@@ -84,11 +88,13 @@ def create_ticket(
             session.flush()
         except IntegrityError:
             session.rollback()
-            # Either a concurrent replay won the race (return its ticket) or the random
-            # reference code collided (draw another).
+            # Either a concurrent replay won the race (return its ticket) or the reference
+            # code collided (draw another, unless the bot already gave it to the reporter).
             existing = _existing(session, digest, print_)
             if existing is not None:
                 return existing, False
+            if body.reference_code is not None:
+                raise ReferenceCodeTaken(body.reference_code) from None
             continue
         _add_children(session, ticket, body, actor)
         session.commit()
@@ -109,7 +115,7 @@ def _build(
     confidence = intent.get("confidence")
     return Ticket(
         id=uuid.uuid4().hex,
-        reference_code=new_reference_code(),
+        reference_code=body.reference_code or new_reference_code(),
         status=Status.new,
         priority=body.triage.priority,
         category=body.triage.category,

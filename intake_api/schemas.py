@@ -49,6 +49,8 @@ ShortText = _text(200)
 Name = _text(200, 1)
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 MessageText = _text(4000, 1)
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{6,15}$")]
+RefCode = Annotated[str, StringConstraints(pattern=r"^TIP-[23456789ABCDEFGHJKLMNPQRSTUVWXYZ]{5}$")]
 NoteText = _text(8000, 1)
 
 # Times go out in Vietnam's zone (api.md: stored in UTC, shown in Asia/Ho_Chi_Minh).
@@ -63,7 +65,7 @@ class Strict(BaseModel):
 
 class ReporterIn(Strict):
     channel_user_id: ShortText | None = None
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{6,15}$")] | None = None
+    phone: Phone | None = None
     name: ShortText | None = None
     anonymous: bool = False
     consent_to_contact: bool = False
@@ -93,6 +95,9 @@ class IntakeIn(Strict):
     conversation_id: (
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-:.]{1,64}$")] | None
     ) = None
+    # The bot may draw the code itself so the reporter gets it at once even while the API is
+    # down; the API keeps it if no other ticket has it.
+    reference_code: RefCode | None = None
 
 
 class IntakeOut(BaseModel):
@@ -229,6 +234,12 @@ class ReporterMessageIn(Strict):
     at: AwareDatetime | None = None
     # The platform's message id, so a retried delivery is appended once.
     message_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    # Details the conversation learnt since the ticket was filed (the bot's rescue questions).
+    province: ShortText | None = None
+    country: ShortText | None = None
+    phone: Phone | None = None
+    # The bot may raise a ticket's priority (danger discovered later), never lower it.
+    priority: Priority | None = None
 
 
 class StatusLookupOut(BaseModel):
@@ -240,7 +251,7 @@ class StatusLookupOut(BaseModel):
 class ReporterLookupIn(Strict):
     channel: Channel | None = None
     channel_user_id: ShortText | None = None
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{6,15}$")] | None = None
+    phone: Phone | None = None
 
 
 class OutboundReply(BaseModel):

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from intake_api.audit import record
 from intake_api.config import Settings
+from intake_api.crypto import get_cipher
 from intake_api.db import utcnow
 from intake_api.deps import Caller
 from intake_api.enums import REPLYABLE_CHANNELS, ReferralState, ReplyState, Status
@@ -25,7 +26,7 @@ from intake_api.models import (
     TicketMessage,
     User,
 )
-from intake_api.schemas import TicketPatch
+from intake_api.schemas import ReporterMessageIn, TicketPatch
 from intake_api.tickets import agencies_of
 
 
@@ -264,32 +265,61 @@ def queue_reply(session: Session, caller: Caller, ticket: Ticket, text: str) -> 
 
 def append_reporter_message(
     session: Session,
+    settings: Settings,
     caller: Caller,
     ticket: Ticket,
-    text: str,
-    at: datetime | None,
-    message_id: str | None,
+    body: ReporterMessageIn,
+    _attempt: int = 0,
 ) -> tuple[TicketMessage, bool]:
-    """Appends a further message; a retried delivery of the same message_id is a no-op."""
-    if message_id:
+    """Appends a further message and the details it brings; a retried delivery of the same
+    message_id is a no-op."""
+    if body.message_id:
         existing = session.exec(
             select(TicketMessage).where(
-                TicketMessage.ticket_id == ticket.id, TicketMessage.dedupe_key == message_id
+                TicketMessage.ticket_id == ticket.id, TicketMessage.dedupe_key == body.message_id
             )
         ).first()
         if existing is not None:
             return existing, False
+    if body.province is not None and body.province not in settings.provinces:
+        raise Invalid(f"province: '{body.province}' is not one of the configured provinces")
+    actor = caller.username
+    now = utcnow()
     message = TicketMessage(
-        ticket_id=ticket.id, direction="in", text=text, at=at or utcnow(), dedupe_key=message_id
+        ticket_id=ticket.id,
+        direction="in",
+        text=body.text,
+        at=body.at or now,
+        dedupe_key=body.message_id,
     )
     session.add(message)
-    _event(session, ticket, caller.username, "reporter_message", None, None)
-    _touch(ticket, utcnow())
+    _event(session, ticket, actor, "reporter_message", None, None)
+    for name in ("province", "country"):
+        value = getattr(body, name)
+        if value is not None and value != getattr(ticket, name):
+            _event(session, ticket, actor, name, getattr(ticket, name), value)
+            setattr(ticket, name, value)
+    if body.phone is not None:
+        phone = body.phone if body.phone.startswith("+") else "+" + body.phone
+        ticket.reporter_phone = phone
+        ticket.phone_hash = get_cipher().blind_index("phone", phone)
+        _event(session, ticket, actor, "reporter_phone", None, "updated")
+    # Priorities sort as strings: "P1" < "P2" < "P3"; the bot only ever raises them.
+    if body.priority is not None and body.priority < ticket.priority:
+        _event(session, ticket, actor, "priority", ticket.priority, body.priority)
+        ticket.priority = body.priority
+        ticket.due_at = due_at(settings, body.priority, ticket.created_at)
+    _touch(ticket, now)
     try:
         _save_versioned(session, ticket)
-    except IntegrityError:
+    except (IntegrityError, Conflict):
+        # A concurrent retry of the same message, or a staff edit at the same moment: reload
+        # and try again, so a reporter's message is never refused for someone else's edit.
         session.rollback()
-        return append_reporter_message(session, caller, ticket, text, at, message_id)
+        if _attempt >= 3:
+            raise
+        session.refresh(ticket)
+        return append_reporter_message(session, settings, caller, ticket, body, _attempt + 1)
     return message, True
 
 

@@ -10,7 +10,12 @@ from sqlmodel import col, select
 from intake_api.audit import record
 from intake_api.deps import ServiceDep, SessionDep, SettingsDep, get_state
 from intake_api.enums import CLOSED_STATUSES
-from intake_api.intake import IdempotencyConflict, UnknownValue, create_ticket
+from intake_api.intake import (
+    IdempotencyConflict,
+    ReferenceCodeTaken,
+    UnknownValue,
+    create_ticket,
+)
 from intake_api.models import Ticket
 from intake_api.refcodes import normalize_reference_code
 from intake_api.routes.tickets import TicketId
@@ -24,7 +29,7 @@ from intake_api.schemas import (
 )
 from intake_api.state import AppState
 from intake_api.tickets import summaries
-from intake_api.workflow import append_reporter_message
+from intake_api.workflow import Invalid, append_reporter_message
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
 
@@ -66,6 +71,11 @@ def intake(
         ) from None
     except UnknownValue as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
+    except ReferenceCodeTaken as exc:
+        raise HTTPException(
+            status_code=status.HTTP_409_CONFLICT,
+            detail=f"reference_code: {exc} already belongs to another ticket; draw another code.",
+        ) from None
     if not created:
         response.status_code = status.HTTP_200_OK
     return IntakeOut.model_validate(ticket, from_attributes=True)
@@ -90,26 +100,36 @@ def status_by_reference(code: str, caller: ServiceDep, session: SessionDep) -> S
 
 @router.post("/tickets/by-reference/{code}/messages", status_code=201)
 def append_by_reference(
-    code: str, body: ReporterMessageIn, caller: ServiceDep, session: SessionDep
+    code: str,
+    body: ReporterMessageIn,
+    caller: ServiceDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> dict[str, object]:
     """A further message from the reporter, addressed by the code they were given."""
     ticket = _by_code(session, code)
-    _, created = append_reporter_message(
-        session, caller, ticket, body.text, body.at, body.message_id
-    )
+    try:
+        _, created = append_reporter_message(session, settings, caller, ticket, body)
+    except Invalid as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
     return {"ticket_id": ticket.id, "appended": created}
 
 
 @router.post("/tickets/{ticket_id}/messages", status_code=201)
 def append_message(
-    ticket_id: TicketId, body: ReporterMessageIn, caller: ServiceDep, session: SessionDep
+    ticket_id: TicketId,
+    body: ReporterMessageIn,
+    caller: ServiceDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> dict[str, object]:
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         raise HTTPException(status_code=404, detail=f"No ticket has the id '{ticket_id}'.")
-    _, created = append_reporter_message(
-        session, caller, ticket, body.text, body.at, body.message_id
-    )
+    try:
+        _, created = append_reporter_message(session, settings, caller, ticket, body)
+    except Invalid as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
     return {"ticket_id": ticket.id, "appended": created}
 
 

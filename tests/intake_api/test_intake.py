@@ -126,3 +126,38 @@ def test_reporters_open_tickets_found_by_blind_index(api: Api) -> None:
     assert [t["id"] for t in found.json()] == [ticket["id"]]
     by_phone = api.post("bot", "/api/v1/reporters/open-tickets", json={"phone": "+84912345678"})
     assert len(by_phone.json()) == 2
+
+
+def test_bot_may_propose_the_reference_code_it_already_gave_the_reporter(api: Api) -> None:
+    made = api.intake(intake_body(reference_code="TIP-7K3Q9"))
+    assert made.status_code == 201 and made.json()["reference_code"] == "TIP-7K3Q9"
+    clash = api.intake(intake_body(reference_code="TIP-7K3Q9", text="một tin khác"))
+    assert clash.status_code == 409 and "TIP-7K3Q9" in clash.json()["detail"]
+    malformed = api.intake(intake_body(reference_code="TIP-0O1I0"))
+    assert malformed.status_code == 422
+
+
+def test_later_messages_add_details_and_can_only_raise_priority(api: Api) -> None:
+    ticket = api.new_ticket(priority="P2", province=None)
+    url = f"/api/v1/tickets/by-reference/{ticket['reference_code']}/messages"
+    body = {
+        "text": "em đang ở Bavet",
+        "message_id": "zl-1",
+        "country": "Campuchia",
+        "province": "Tây Ninh",
+        "phone": "+84911222333",
+        "priority": "P1",
+    }
+    assert api.post("bot", url, json=body).status_code == 201
+    detail = api.get("operator", f"/api/v1/tickets/{ticket['id']}").json()
+    assert (detail["priority"], detail["province"], detail["country"]) == (
+        "P1",
+        "Tây Ninh",
+        "Campuchia",
+    )
+    assert detail["reporter"]["phone"] == "+84911222333"
+    lower = api.post("bot", url, json={"text": "cảm ơn", "priority": "P3"})
+    assert lower.status_code == 201
+    assert api.get("operator", f"/api/v1/tickets/{ticket['id']}").json()["priority"] == "P1"
+    bad = api.post("bot", url, json={"text": "x", "province": "Bến Tre"})
+    assert bad.status_code == 422

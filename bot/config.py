@@ -31,6 +31,44 @@ class BotSettings(BaseSettings):
     # When Rasa is down, parse with the embedded engine instead of failing the message.
     rasa_fallback_to_embedded: bool = True
 
+    # Database for conversations, the inbox and the outbox (defaults to the API's database).
+    database_url: str | None = None
+    # Intake API: "inprocess" when bot and API share a process (`make run`), else its base URL.
+    intake_transport: Literal["inprocess", "http"] = "inprocess"
+    intake_url: str = "http://127.0.0.1:8000"
+    intake_token: str | None = None
+    intake_timeout_seconds: float = 5.0
+    outbox_max_backoff_seconds: float = 300.0
+    reply_poll_seconds: float = 3.0
+    # Per-sender flood limit: messages per window.
+    rate_limit_messages: int = 20
+    rate_limit_window_seconds: int = 60
+    # Below this intent confidence the bot asks the person to rephrase.
+    low_confidence_threshold: float = 0.45
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Telegram (python-telegram-bot)
+    telegram_token: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_api_base: str = "https://api.telegram.org/bot"
+
+    # Zalo Official Account
+    zalo_app_id: str | None = None
+    zalo_app_secret: str | None = None
+    zalo_oa_secret_key: str | None = None
+    zalo_access_token: str | None = None
+    zalo_refresh_token: str | None = None
+    zalo_openapi_base: str = "https://openapi.zalo.me"
+    zalo_oauth_base: str = "https://oauth.zaloapp.com"
+
+    # SMS through Twilio
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_api_base: str | None = None  # tests point the SDK at a local fake
+    # Send SMS replies without diacritics so they fit 160-character GSM-7 segments.
+    sms_strip_diacritics: bool = False
+
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, *args, **kwargs):  # type: ignore[no-untyped-def]
         return (init_settings, env_settings, toml_table_source(settings_cls, "bot"))

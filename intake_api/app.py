@@ -14,7 +14,7 @@ from intake_api.crypto import configure_cipher
 from intake_api.db import make_engine
 from intake_api.errors import BodySizeLimit, install_error_handlers
 from intake_api.keyfile import cipher_from_settings
-from intake_api.routes import audit, auth, health, intake, outbound, tickets, users
+from intake_api.routes import audit, auth, health, intake, outbound, stats, tickets, users
 from intake_api.state import AppState
 
 access_log = structlog.get_logger("intake_api.access")
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.hotline = AppState(settings=settings, engine=engine, cipher=cipher)
     install_error_handlers(app)
-    for module in (health, auth, intake, tickets, outbound, users, audit):
+    for module in (health, auth, intake, tickets, outbound, users, audit, stats):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -84,7 +84,9 @@ def report_stats(
     session: Session, settings: Settings, caller: Caller, period: ReportPeriod
 ) -> StatsOut:
     filters = TicketFilters(created_from=period.start, created_to=period.end)
-    return compute_stats(session, settings, caller, filters, Grouping.month)
+    return compute_stats(
+        session, settings, caller, filters, Grouping.month, span=(period.start, period.end)
+    )
 
 
 # --- labels --------------------------------------------------------------------------------
@@ -103,6 +105,12 @@ class Labels:
 
 
 _SHEET_FORBIDDEN = set(":\\/?*[]")
+_SUMMARY_KEYS = (
+    "title", "period", "from", "to", "generated_at", "tips_received", "classified", "resolved",
+    "counted_for_rate", "resolution_rate", "resolution_target", "target_status", "target_met",
+    "target_not_met", "no_data", "responded", "median_first_response", "p90_first_response",
+    "sla_breaches",
+)  # fmt: skip
 
 
 @lru_cache
@@ -116,10 +124,25 @@ def load_labels(path: Path = LABELS_FILE) -> Labels:
         periods=dict(data.get("periods", {})),
         values=dict(data.get("values", {})),
     )
-    missing = [f"sheets.{name}" for name in ("summary", *BREAKDOWNS) if name not in labels.sheets]
-    missing += [f"periods.{code}" for code in PERIODS if code not in labels.periods]
+    required = {
+        "sheets": ("summary", *BREAKDOWNS),
+        "columns": ("section", "key", "tickets", "resolved", "metric", "value", "csv_value"),
+        "summary": _SUMMARY_KEYS,
+        "periods": tuple(PERIODS),
+    }
+    missing = [
+        f"{table}.{key}"
+        for table, keys in required.items()
+        for key in keys
+        if key not in getattr(labels, table)
+    ]
     if missing:
         raise ValueError(f"{path}: missing labels {', '.join(missing)}")
+    for code, text in labels.periods.items():
+        try:
+            text.format(year=2000)
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(f"{path}: periods.{code} may use only {{year}}") from None
     for name, title in labels.sheets.items():
         # Checked at load so a bad edit fails at start-up, not when a supervisor downloads.
         if len(title) > 31 or _SHEET_FORBIDDEN & set(title):
@@ -138,15 +161,12 @@ def _summary_rows(
     else:
         verdict = s["target_met"] if resolution.target_met else s["target_not_met"]
     last_day = (period.end - timedelta(days=1)).date()
+    generated = stats.generated_at.astimezone(DISPLAY_ZONE).strftime("%d/%m/%Y %H:%M")
     return [
         (s["period"], labels.periods[period.code].format(year=period.year), None),
         (s["from"], period.start.date().strftime("%d/%m/%Y"), None),
         (s["to"], last_day.strftime("%d/%m/%Y"), None),
-        (
-            s["generated_at"],
-            stats.generated_at.astimezone(DISPLAY_ZONE).strftime("%d/%m/%Y %H:%M"),
-            None,
-        ),  # fmt: skip
+        (s["generated_at"], generated, None),
         (s["tips_received"], stats.total, "0"),
         (s["classified"], stats.classified, "0"),
         (s["resolved"], resolution.resolved, "0"),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -104,7 +104,10 @@ def compute_stats(
     filters: TicketFilters,
     grouping: Grouping = Grouping.month,
     now: datetime | None = None,
+    span: tuple[datetime, datetime] | None = None,
 ) -> StatsOut:
+    """The statistics; `span` (start inclusive, end exclusive) lists every period in it even
+    without tickets, which a report over a fixed quarter wants."""
     now = now or utcnow()
     scope = _Scope(caller, filters)
     is_resolved = _flag(col(Ticket.status) == Status.resolved)
@@ -144,7 +147,8 @@ def compute_stats(
             .group_by(TicketAgency.agency)
         )
     ).all()
-    rate = resolved / counted if counted else None
+    # Rounded before the comparison so the verdict always agrees with the figure shown.
+    rate = round(resolved / counted, 4) if counted else None
     return StatsOut(
         generated_at=now,
         period=grouping,
@@ -153,7 +157,7 @@ def compute_stats(
         resolution=ResolutionOut(
             resolved=resolved,
             counted=counted,
-            rate=round(rate, 4) if rate is not None else None,
+            rate=rate,
             target=settings.resolution_target,
             target_met=rate >= settings.resolution_target if rate is not None else None,
         ),
@@ -161,7 +165,7 @@ def compute_stats(
         sla=SlaOut(
             breaches=late_n + unanswered_n, late_response=late_n, overdue_unanswered=unanswered_n
         ),
-        by_period=_by_period(session, scope, grouping, is_resolved),
+        by_period=_by_period(session, scope, grouping, is_resolved, span),
         by_channel=breakdown(Ticket.channel, [c.value for c in Channel]),
         by_intent=breakdown(Ticket.category),
         by_priority=sorted(
@@ -261,11 +265,18 @@ def period_key(start: datetime, grouping: Grouping) -> str:
 
 
 def _by_period(
-    session: Session, scope: _Scope, grouping: Grouping, is_resolved: Any
+    session: Session,
+    scope: _Scope,
+    grouping: Grouping,
+    is_resolved: Any,
+    span: tuple[datetime, datetime] | None,
 ) -> list[PeriodRow]:
     first, last = session.exec(
         scope.apply(select(func.min(Ticket.created_at), func.max(Ticket.created_at)))
     ).one()
+    if span is not None:
+        # The end is exclusive: the last period is the one holding the instant before it.
+        first, last = span[0], span[1] - timedelta(microseconds=1)
     if first is None or last is None:
         return []
     starts = [period_start(first, grouping)]

@@ -1,0 +1,148 @@
+"""Benchmark of the embedded NLU against its targets; prints a small table.
+
+    .venv/bin/python bench/nlu_bench.py [--holdout tests/data/nlu_holdout.yml]
+
+Figures: held-out intent macro-F1 (all and diacritic-free), entity F1, P1 recall/precision,
+parse latency p50/p99 on one core, model load time, training time and max RSS.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One core, as the target says: keep BLAS from spreading a tiny matrix product over threads.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bot.nlu import artefact, assessment  # noqa: E402
+from bot.nlu.engine import train_engine  # noqa: E402
+from bot.nlu.training_data import load_yaml_file  # noqa: E402
+from bot.triage import load_rules  # noqa: E402
+
+
+def _row(name: str, value: str, target: str, ok: bool | None) -> str:
+    mark = "" if ok is None else ("ok" if ok else "MISSED")
+    return f"| {name:<34} | {value:>10} | {target:>9} | {mark:<6} |"
+
+
+_SERVING = """
+import sys, time
+t0 = time.perf_counter()
+from pathlib import Path
+from bot.nlu import artefact
+from bot.nlu.training_data import load_yaml_file
+engine = artefact.load(Path(sys.argv[1]))
+load_s = time.perf_counter() - t0
+holdout = Path(sys.argv[2])
+for e in (load_yaml_file(holdout).examples if holdout.is_file() else []):
+    engine.parse(e.text)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec.
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]
+print(int(hwm) / 1024, load_s)
+"""
+
+
+def _serving_process(model: Path, holdout: Path) -> tuple[float, float]:
+    """Max RSS and cold load time (imports included) of a process that only loads and parses."""
+    out = subprocess.run(
+        [sys.executable, "-c", _SERVING, str(model), str(holdout)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    ).stdout.split()
+    return float(out[-2]), float(out[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=REPO / "nlu_data")
+    parser.add_argument("--holdout", type=Path, default=REPO / "tests" / "data" / "nlu_holdout.yml")
+    parser.add_argument("--repeat", type=int, default=5, help="passes over the held-out texts")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    engine = train_engine(args.data)
+    train_s = time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.pkl"
+        artefact.save(engine, path)
+        size_mb = path.stat().st_size / 1e6
+        serving_rss_mb, serving_load_s = _serving_process(path, args.holdout)
+        started = time.perf_counter()
+        loaded = artefact.load(path)
+        load_s = time.perf_counter() - started
+    assert loaded is not None
+
+    examples = load_yaml_file(args.holdout).examples if args.holdout.is_file() else []
+    texts = [e.text for e in examples] or ["cuu em voi, em bi nhot o cam"]
+    for text in texts:  # warm caches, as a running bot would be
+        loaded.parse(text)
+    timings: list[float] = []
+    for _ in range(args.repeat):
+        for text in texts:
+            t0 = time.perf_counter()
+            loaded.parse(text)
+            timings.append(time.perf_counter() - t0)
+    timings.sort()
+    p50 = timings[len(timings) // 2] * 1000
+    p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))] * 1000
+
+    rows = [
+        "| figure                             |      value |    target | status |",
+        "|" + "-" * 36 + "|" + "-" * 12 + "|" + "-" * 11 + "|" + "-" * 8 + "|",
+    ]
+    if examples:
+        report = assessment.evaluate(loaded, examples, load_rules(args.data))
+        f1 = report["intents"]["macro_f1"]
+        free = report["diacritic_free"]["intents"]["macro_f1"]
+        ent = report["entities"]["f1"]
+        p1 = report["p1"]
+        rows += [
+            _row("held-out intent macro-F1", f"{f1:.3f}", ">= 0.95", f1 >= 0.95),
+            _row("held-out macro-F1, diacritic-free", f"{free:.3f}", ">= 0.93", free >= 0.93),
+            _row("held-out entity F1", f"{ent:.3f}", ">= 0.93", ent >= 0.93),
+            _row(
+                "P1 recall on request_rescue", f"{p1['recall']:.3f}", "1.000", p1["recall"] >= 1.0
+            ),
+            _row("P1 precision (price of recall)", f"{p1['precision']:.3f}", "-", None),
+        ]
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rows += [
+        _row("parse p50 (ms)", f"{p50:.3f}", "-", None),
+        _row("parse p99 (ms)", f"{p99:.3f}", "<= 2", p99 <= 2.0),
+        _row("model load, warm (s)", f"{load_s:.3f}", "<= 0.5", load_s <= 0.5),
+        _row(
+            "model load, cold process (s)", f"{serving_load_s:.3f}", "<= 0.5", serving_load_s <= 0.5
+        ),
+        _row("training (s)", f"{train_s:.2f}", "<= 10", train_s <= 10.0),
+        _row(
+            "max RSS, parsing process (MB)",
+            f"{serving_rss_mb:.0f}",
+            "<= 200",
+            serving_rss_mb <= 200,
+        ),
+        _row("max RSS, this process incl. training", f"{rss_mb:.0f}", "-", None),
+        _row("model file (MB)", f"{size_mb:.1f}", "-", None),
+        _row("training examples", str(engine.meta["examples"]), "-", None),
+        _row("held-out examples", str(len(examples)), "-", None),
+    ]
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""The word lists of `nlu_data/entity_rules.yml`, folded for matching."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bot.nlu.normalize import Normalizer, strip_diacritics
+
+
+def _key(normalizer: Normalizer, phrase: str) -> tuple[str, ...]:
+    """A phrase as the plain tokens the normalizer makes of it (so "sđt" and "sdt" agree)."""
+    return tuple(t.plain for t in normalizer(str(phrase)).tokens)
+
+
+def _accented(normalizer: Normalizer, phrase: str) -> tuple[str, ...]:
+    return tuple(t.text for t in normalizer(str(phrase)).tokens)
+
+
+@dataclass
+class EntityRules:
+    number_words: dict[str, int] = field(default_factory=dict)  # accented word -> value
+    tens_words: frozenset[str] = frozenset()
+    age_units: frozenset[str] = frozenset()  # plain
+    person_nouns: set[tuple[str, ...]] = field(default_factory=set)  # plain token tuples
+    person_nouns_accented: set[tuple[str, ...]] = field(default_factory=set)
+    self_pronouns: frozenset[str] = frozenset()  # plain
+    self_triggers: set[tuple[str, ...]] = field(default_factory=set)
+    possessors: set[tuple[str, ...]] = field(default_factory=set)
+    relation_words: dict[tuple[str, ...], str] = field(default_factory=dict)
+    platform_words: dict[tuple[str, ...], str] = field(default_factory=dict)
+    place_context: frozenset[str] = frozenset()
+    place_prefixes: set[tuple[str, ...]] = field(default_factory=set)
+
+    @classmethod
+    def from_file(cls, path: Path, normalizer: Normalizer) -> EntityRules:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        raw = raw or {}
+
+        def plains(name: str) -> frozenset[str]:
+            return frozenset(" ".join(_key(normalizer, w)) for w in raw.get(name) or [])
+
+        def keys(name: str) -> set[tuple[str, ...]]:
+            return {_key(normalizer, w) for w in raw.get(name) or []} - {()}
+
+        def mapping(name: str) -> dict[tuple[str, ...], str]:
+            return {_key(normalizer, k): str(v) for k, v in (raw.get(name) or {}).items()}
+
+        numbers: dict[str, int] = {}
+        for word, value in (raw.get("number_words") or {}).items():
+            for token in _accented(normalizer, word):
+                numbers[token] = int(value)
+        return cls(
+            number_words=numbers,
+            tens_words=frozenset(
+                t for w in raw.get("tens_words") or [] for t in _accented(normalizer, w)
+            ),
+            # Units are compared with the word as typed ("16t"), so no shorthand expansion here.
+            age_units=frozenset(
+                strip_diacritics(str(w).lower()) for w in raw.get("age_units") or []
+            ),
+            person_nouns=keys("person_nouns"),
+            person_nouns_accented={_accented(normalizer, w) for w in raw.get("person_nouns") or []}
+            - {()},
+            self_pronouns=plains("self_pronouns"),
+            self_triggers=keys("self_triggers"),
+            possessors=keys("possessors"),
+            relation_words=mapping("relation_words"),
+            platform_words=mapping("platform_words"),
+            place_context=plains("place_context"),
+            place_prefixes=keys("place_prefixes"),
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -20,13 +21,18 @@ from intake_api.state import AppState
 access_log = structlog.get_logger("intake_api.access")
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url)
     cipher = cipher_from_settings(settings)
     configure_cipher(cipher)
 
     app = FastAPI(
+        lifespan=lifespan,
         title="Hotline intake API",
         version="1.0.0",
         description=(

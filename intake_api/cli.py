@@ -19,10 +19,12 @@ tokens_app = typer.Typer(
     help="Long-lived bearer tokens for service accounts.", no_args_is_help=True
 )
 keys_app = typer.Typer(help="Encryption keys for personal data.", no_args_is_help=True)
+tickets_app = typer.Typer(help="A quick look at tickets from the server.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(keys_app, name="keys")
+app.add_typer(tickets_app, name="tickets")
 app.add_typer(nlu_app, name="nlu")
 
 
@@ -67,15 +69,8 @@ def ensure_admin(engine) -> str | None:  # type: ignore[no-untyped-def]
         return password
 
 
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
-) -> None:
-    """Migrate the database, create the first admin if there is none, and serve the API."""
-    import uvicorn
-
-    from intake_api.app import create_app
+def _prepare():  # type: ignore[no-untyped-def]
+    """Settings, a migrated engine, and the first admin account on a new database."""
     from intake_api.config import get_settings
     from intake_api.logging_setup import configure_logging
     from intake_api.migrate import upgrade
@@ -92,14 +87,87 @@ def serve(
             "`hotline users create NAME --role operator`.\n",
             fg=typer.colors.YELLOW,
         )
-    api = create_app(settings, engine)
-    uvicorn.run(
-        api,
-        host=host or settings.host,
-        port=port or settings.port,
-        access_log=False,
-        log_config=None,
-    )
+    return settings, engine
+
+
+def _run(asgi_app, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    typer.echo(f"serving on http://{host}:{port}  (web chat: /chat, API docs: /docs)")
+    # Our own access log names routes, not URLs: paths and queries can carry personal data.
+    uvicorn.run(asgi_app, host=host, port=port, access_log=False, log_config=None)
+
+
+HostOption = Annotated[str | None, typer.Option(help="Interface to listen on")]
+PortOption = Annotated[int | None, typer.Option(help="Port to listen on")]
+
+
+@app.command()
+def serve(host: HostOption = None, port: PortOption = None) -> None:
+    """The API and the bot in one process (the embedded set-up of `make run`)."""
+    from bot.config import get_bot_settings
+    from bot.server import combined_app
+
+    settings, engine = _prepare()
+    asgi_app = combined_app(settings, get_bot_settings(), engine)
+    _run(asgi_app, host or settings.host, port or settings.port)
+
+
+@app.command()
+def api(host: HostOption = None, port: PortOption = None) -> None:
+    """The intake API alone (the bot runs elsewhere with `hotline bot`)."""
+    from intake_api.app import create_app
+
+    settings, engine = _prepare()
+    _run(create_app(settings, engine), host or settings.host, port or settings.port)
+
+
+@app.command()
+def bot(host: HostOption = None, port: Annotated[int, typer.Option()] = 8001) -> None:
+    """The bot alone, delivering to the API over HTTP (HOTLINE_INTAKE_URL, HOTLINE_INTAKE_TOKEN)."""
+    from bot.config import get_bot_settings
+    from bot.server import bot_app
+    from intake_api.crypto import get_cipher
+
+    settings, engine = _prepare()
+    bot_settings = get_bot_settings().model_copy(update={"intake_transport": "http"})
+    try:
+        asgi_app = bot_app(bot_settings, engine, get_cipher(), settings.hotlines)
+    except RuntimeError as exc:
+        _fail(str(exc))
+        return
+    _run(asgi_app, host or settings.host, port)
+
+
+@app.command()
+def chat(
+    name: Annotated[str, typer.Option(help="Who you are in this chat (one conversation each)")] = (
+        "demo"
+    ),
+) -> None:
+    """Talk to the bot in the terminal, for demos and staff training. Ctrl-D to leave."""
+    from bot.terminal_chat import run_chat
+
+    settings, engine = _prepare()
+    run_chat(settings, engine, name)
+
+
+@tickets_app.command("list")
+def tickets_list(
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+) -> None:
+    """The newest tickets: code, priority, category, status (no personal data)."""
+    from sqlmodel import Session, col, select
+
+    from intake_api.models import Ticket
+
+    with Session(_engine()) as session:
+        rows = session.exec(select(Ticket).order_by(col(Ticket.created_at).desc()).limit(limit))
+        for t in rows:
+            created = t.created_at.strftime("%Y-%m-%d %H:%M")
+            typer.echo(
+                f"{t.reference_code}  {t.priority}  {t.category:<20} {t.status:<12} {created}"
+            )
 
 
 @users_app.command("create")

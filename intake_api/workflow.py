@@ -324,7 +324,11 @@ def append_reporter_message(
 
 
 def claim_replies(
-    session: Session, settings: Settings, caller: Caller, limit: int
+    session: Session,
+    settings: Settings,
+    caller: Caller,
+    limit: int,
+    channels: list[str] | None = None,
 ) -> list[tuple[Reply, Ticket]]:
     """Leases queued replies (and those whose lease ran out) to the calling bot process.
 
@@ -338,6 +342,7 @@ def claim_replies(
             (col(Reply.state) == ReplyState.queued)
             | ((col(Reply.state) == ReplyState.sending) & (col(Reply.lease_until) < now))
         )
+        .where(col(Reply.channel).in_(channels) if channels else True)
         .order_by(Reply.id)
         .limit(limit)
     ).all()

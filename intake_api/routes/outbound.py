@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from intake_api.deps import ServiceDep, SessionDep, SettingsDep
+from intake_api.enums import Channel
 from intake_api.schemas import DeliveryResult, OutboundReply, ReplyOut
 from intake_api.workflow import claim_replies, record_delivery
 
@@ -19,6 +20,9 @@ def claim(
     session: SessionDep,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    channel: Annotated[
+        list[Channel] | None, Query(description="Only replies for these channels")
+    ] = None,
 ) -> list[OutboundReply]:
     return [
         OutboundReply(
@@ -31,7 +35,9 @@ def claim(
             text=reply.text,
             attempts=reply.attempts,
         )
-        for reply, ticket in claim_replies(session, settings, caller, limit)
+        for reply, ticket in claim_replies(
+            session, settings, caller, limit, [c.value for c in channel] if channel else None
+        )
     ]
 
 

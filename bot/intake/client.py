@@ -1,0 +1,122 @@
+"""The conversation engine's way to the intake API (the IntakePort): file, append, look up.
+
+Filing draws the reference code here, writes the ticket to the outbox and tries to deliver it
+at once; the reporter gets the code either way, and the outbox finishes the job later if the
+API is down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bot.dialogue.ports import IntakeUnavailable, TicketDraft, TicketStatus, TicketUpdate
+from bot.intake.outbox import Outbox, enqueue
+from bot.intake.transport import IntakeTransport, Rejected, Unavailable
+from bot.models import OutboxItem
+from intake_api.refcodes import new_reference_code
+
+
+def intake_body(draft: TicketDraft, reference_code: str) -> dict[str, Any]:
+    """The api.md intake body for a draft."""
+    consent = draft.consent_to_contact and not draft.anonymous
+    return {
+        "channel": draft.channel,
+        "reporter": {
+            "channel_user_id": draft.sender_id,
+            # An anonymous reporter's number is not sent at all, not merely hidden.
+            "phone": draft.phone if consent else None,
+            "name": draft.name if consent else None,
+            "anonymous": draft.anonymous,
+            "consent_to_contact": consent,
+        },
+        "transcript": [asdict(line) for line in draft.transcript][-200:],
+        "nlu": draft.nlu,
+        "triage": {
+            "priority": draft.triage["priority"],
+            "category": draft.triage["category"],
+            "agencies": sorted(draft.triage["agencies"]),
+            "reasons": list(draft.triage.get("reasons", []))[:20],
+        },
+        "province": draft.province,
+        "country": draft.country,
+        "conversation_id": draft.conversation_id,
+        "reference_code": reference_code,
+    }
+
+
+def append_body(update: TicketUpdate) -> dict[str, Any]:
+    body: dict[str, Any] = {"text": update.text, "message_id": update.message_id}
+    for name in ("province", "country", "phone", "priority"):
+        value = getattr(update, name)
+        if value is not None:
+            body[name] = value
+    return body
+
+
+class IntakeClient:
+    def __init__(self, engine: Engine, transport: IntakeTransport, outbox: Outbox) -> None:
+        self._engine = engine
+        self._transport = transport
+        self.outbox = outbox
+
+    def submit_ticket(self, draft: TicketDraft) -> str:
+        code = new_reference_code()
+        key = f"bot:{draft.conversation_id}:{code}"
+        with Session(self._engine) as session:
+            enqueue(session, "create", code, key, intake_body(draft, code))
+            session.commit()
+        self.outbox.deliver_pending(reference_code=code)
+        return code
+
+    def update_ticket(self, reference_code: str, update: TicketUpdate) -> None:
+        key = f"bot:append:{reference_code}:{update.message_id}"[:100]
+        with Session(self._engine) as session:
+            enqueue(session, "append", reference_code, key, append_body(update))
+            try:
+                session.commit()
+            except IntegrityError:
+                # The same platform message already queued (a retried webhook): nothing to add.
+                session.rollback()
+                return
+        self.outbox.deliver_pending(reference_code=reference_code)
+
+    def lookup_status(self, reference_code: str) -> TicketStatus | None:
+        waiting = self._waiting_create(reference_code)
+        if waiting is not None:
+            # Filed here but not yet at the API (it was down): for the reporter it is received.
+            return waiting
+        try:
+            found = self._transport.status(reference_code)
+        except Unavailable as exc:
+            raise IntakeUnavailable(str(exc)) from exc
+        except Rejected as exc:
+            if exc.status == 404:
+                return None
+            raise IntakeUnavailable(str(exc)) from exc
+        if found is None:
+            return None
+        return TicketStatus(
+            reference_code=found["reference_code"],
+            status=found["status"],
+            updated_at=found["updated_at"],
+        )
+
+    def _waiting_create(self, reference_code: str) -> TicketStatus | None:
+        with Session(self._engine) as session:
+            item = session.exec(
+                select(OutboxItem).where(
+                    OutboxItem.reference_code == reference_code,
+                    OutboxItem.kind == "create",
+                    OutboxItem.state == "pending",
+                )
+            ).first()
+        if item is None:
+            return None
+        return TicketStatus(
+            reference_code=reference_code, status="new", updated_at=item.created_at.isoformat()
+        )

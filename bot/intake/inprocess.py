@@ -1,0 +1,137 @@
+"""The in-process transport: the bot calls the API's own functions, with the same validation
+and the same service-account permissions as over HTTP, without a network hop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, select
+
+from bot.intake.transport import Rejected, Unavailable
+from intake_api.deps import Caller
+from intake_api.enums import Role
+from intake_api.errors import describe_validation_errors
+from intake_api.intake import IdempotencyConflict, ReferenceCodeTaken, UnknownValue, create_ticket
+from intake_api.models import Ticket, User
+from intake_api.refcodes import normalize_reference_code
+from intake_api.schemas import DeliveryResult, IntakeIn, IntakeOut, ReporterMessageIn
+from intake_api.state import AppState
+from intake_api.workflow import Invalid, append_reporter_message, claim_replies, record_delivery
+
+
+class InProcessTransport:
+    def __init__(self, state: AppState, service_username: str) -> None:
+        self._state = state
+        self._username = service_username
+
+    def _caller(self, session: Session) -> Caller:
+        user = session.exec(select(User).where(User.username == self._username)).first()
+        if user is None or not user.active or Role.service not in user.role_set:
+            raise Rejected(401, f"no active service account '{self._username}'")
+        return Caller(user=user, roles=user.role_set)
+
+    def _session(self) -> Session:
+        return Session(self._state.engine, expire_on_commit=False)
+
+    @staticmethod
+    def _validate(model: type[Any], body: dict[str, Any]) -> Any:
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            raise Rejected(422, describe_validation_errors(exc.errors())) from None  # type: ignore[arg-type]
+
+    def create(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        payload = self._validate(IntakeIn, body)
+        try:
+            with self._session() as session:
+                caller = self._caller(session)
+                ticket, _ = create_ticket(
+                    session,
+                    self._state.settings,
+                    self._state.cipher,
+                    payload,
+                    idempotency_key,
+                    caller.username,
+                )
+                return IntakeOut.model_validate(ticket, from_attributes=True).model_dump(
+                    mode="json"
+                )
+        except (IdempotencyConflict, ReferenceCodeTaken) as exc:
+            raise Rejected(409, type(exc).__name__) from None
+        except UnknownValue as exc:
+            raise Rejected(422, str(exc)) from None
+        except OperationalError as exc:
+            raise Unavailable("database") from exc
+
+    def _ticket_by_code(self, session: Session, code: str) -> Ticket | None:
+        canonical = normalize_reference_code(code)
+        if canonical is None:
+            return None
+        return session.exec(select(Ticket).where(Ticket.reference_code == canonical)).first()
+
+    def append(self, reference_code: str, body: dict[str, Any]) -> dict[str, Any]:
+        payload = self._validate(ReporterMessageIn, body)
+        try:
+            with self._session() as session:
+                caller = self._caller(session)
+                ticket = self._ticket_by_code(session, reference_code)
+                if ticket is None:
+                    raise Rejected(404, "No report has this reference code.")
+                _, created = append_reporter_message(
+                    session, self._state.settings, caller, ticket, payload
+                )
+                return {"ticket_id": ticket.id, "appended": created}
+        except Invalid as exc:
+            raise Rejected(422, str(exc)) from None
+        except OperationalError as exc:
+            raise Unavailable("database") from exc
+
+    def status(self, reference_code: str) -> dict[str, Any] | None:
+        try:
+            with self._session() as session:
+                self._caller(session)
+                ticket = self._ticket_by_code(session, reference_code)
+                if ticket is None:
+                    return None
+                return {
+                    "reference_code": ticket.reference_code,
+                    "status": ticket.status,
+                    "updated_at": ticket.updated_at.isoformat(),
+                }
+        except OperationalError as exc:
+            raise Unavailable("database") from exc
+
+    def claim_replies(self, limit: int, channels: list[str]) -> list[dict[str, Any]]:
+        try:
+            with self._session() as session:
+                caller = self._caller(session)
+                return [
+                    {
+                        "id": reply.id,
+                        "ticket_id": ticket.id,
+                        "reference_code": ticket.reference_code,
+                        "channel": reply.channel,
+                        "channel_user_id": ticket.reporter_channel_user_id,
+                        "conversation_id": ticket.conversation_id,
+                        "text": reply.text,
+                        "attempts": reply.attempts,
+                    }
+                    for reply, ticket in claim_replies(
+                        session, self._state.settings, caller, limit, channels
+                    )
+                ]
+        except OperationalError as exc:
+            raise Unavailable("database") from exc
+
+    def report_delivery(self, reply_id: int, delivered: bool, error: str | None) -> None:
+        result = DeliveryResult(state="delivered" if delivered else "failed", error=error)
+        try:
+            with self._session() as session:
+                caller = self._caller(session)
+                record_delivery(session, caller, reply_id, result.state == "delivered", error)
+        except LookupError:
+            raise Rejected(404, f"There is no reply {reply_id}.") from None
+        except OperationalError as exc:
+            raise Unavailable("database") from exc

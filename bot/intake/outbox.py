@@ -1,0 +1,141 @@
+"""The durable outbox between the bot and the intake API.
+
+A ticket or a further message is written here first, in the bot's own transaction, and then
+delivered; when the API is down it waits and is retried with exponential back-off. Items for
+one reference code go out in order (a message never reaches the API before its ticket), and
+the API's idempotency keys make a retry after an unclear failure harmless.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from bot.intake.transport import IntakeTransport, Rejected, Unavailable
+from bot.models import OutboxItem
+from intake_api.db import utcnow
+
+log = structlog.get_logger("bot.outbox")
+
+LEASE = timedelta(seconds=30)
+
+
+def enqueue(
+    session: Session, kind: str, reference_code: str, key: str, payload: dict[str, Any]
+) -> OutboxItem:
+    item = OutboxItem(
+        kind=kind, reference_code=reference_code, idempotency_key=key, payload=payload
+    )
+    session.add(item)
+    return item
+
+
+def backoff(attempts: int, ceiling: float) -> timedelta:
+    # Full jitter, so many bots coming back together do not hit the API in lock-step.
+    return timedelta(seconds=random.uniform(0, min(ceiling, 2.0 ** min(attempts, 16))))
+
+
+class Outbox:
+    def __init__(self, engine: Engine, transport: IntakeTransport, max_backoff: float) -> None:
+        self._engine = engine
+        self._transport = transport
+        self._max_backoff = max_backoff
+
+    def pending_count(self) -> int:
+        with Session(self._engine) as session:
+            return len(
+                session.exec(select(OutboxItem.id).where(OutboxItem.state == "pending")).all()
+            )
+
+    def deliver_pending(self, reference_code: str | None = None, limit: int = 100) -> int:
+        """Delivers what is due; returns how many items reached the API."""
+        now = utcnow()
+        with Session(self._engine, expire_on_commit=False) as session:
+            stmt = select(OutboxItem).where(OutboxItem.state == "pending")
+            if reference_code is not None:
+                stmt = stmt.where(OutboxItem.reference_code == reference_code)
+            items = session.exec(stmt.order_by(col(OutboxItem.id)).limit(limit)).all()
+        delivered = 0
+        blocked: set[str] = set()
+        for item in items:
+            if item.reference_code in blocked:
+                continue
+            if item.next_attempt_at > now and reference_code is None:
+                blocked.add(item.reference_code)  # keep this code's later items in order
+                continue
+            outcome = self._deliver_one(item)
+            if outcome == "delivered":
+                delivered += 1
+            elif outcome == "down":
+                break  # the API is down: the rest would fail the same way
+            else:
+                blocked.add(item.reference_code)
+        return delivered
+
+    def _lease(self, item: OutboxItem) -> bool:
+        now = utcnow()
+        with Session(self._engine) as session:
+            result = session.execute(
+                update(OutboxItem)
+                .where(col(OutboxItem.id) == item.id, col(OutboxItem.state) == "pending")
+                .where(
+                    col(OutboxItem.leased_until).is_(None) | (col(OutboxItem.leased_until) < now)
+                )
+                .values(leased_until=now + LEASE)
+            )
+            session.commit()
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def _deliver_one(self, item: OutboxItem) -> str:
+        if not self._lease(item):
+            return "busy"  # another process has it
+        try:
+            if item.kind == "create":
+                self._transport.create(item.payload, item.idempotency_key)
+            else:
+                self._transport.append(item.reference_code, item.payload)
+        except Unavailable as exc:
+            self._retry_later(item, str(exc))
+            return "down"
+        except Rejected as exc:
+            # Kept, not dropped: a tip the API refuses is a bug to fix, never data to lose.
+            self._finish(item, "failed", f"{exc.status}: {exc.detail}"[:500])
+            log.error(
+                "outbox_item_rejected",
+                outbox_id=item.id,
+                kind=item.kind,
+                status=exc.status,
+            )
+            return "rejected"
+        self._finish(item, "delivered", None)
+        return "delivered"
+
+    def _retry_later(self, item: OutboxItem, error: str) -> None:
+        with Session(self._engine) as session:
+            row = session.get(OutboxItem, item.id)
+            assert row is not None
+            row.attempts += 1
+            row.next_attempt_at = utcnow() + backoff(row.attempts, self._max_backoff)
+            row.leased_until = None
+            row.last_error = error[:500]
+            session.add(row)
+            session.commit()
+            log.warning("intake_api_unavailable", outbox_id=row.id, attempts=row.attempts)
+
+    def _finish(self, item: OutboxItem, state: str, error: str | None) -> None:
+        with Session(self._engine) as session:
+            row = session.get(OutboxItem, item.id)
+            assert row is not None
+            row.state = state
+            row.leased_until = None
+            row.last_error = error
+            if state == "delivered":
+                row.delivered_at = utcnow()
+            session.add(row)
+            session.commit()

@@ -1,0 +1,119 @@
+"""The bot's tables: inbound messages, conversations, the intake outbox and delivery records.
+
+They live in the same database as the API's (one Alembic history), so any bot process can
+continue any conversation. Personal data is encrypted like the API's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from intake_api.db import EncryptedJSON, EncryptedText, UTCDateTime, utcnow
+from intake_api.models import BIG_ID
+
+
+def _time(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
+
+
+def _opt_time(**kw: Any) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, **kw)
+
+
+class InboundRecord(SQLModel, table=True):
+    """Every authentic inbound message, stored before the platform is acknowledged."""
+
+    __tablename__ = "bot_inbound"
+    id: int | None = Field(default=None, sa_type=BIG_ID, primary_key=True)
+    # channel + platform message id: a platform's retry of one message hits this constraint.
+    message_key: str = Field(max_length=200, unique=True)
+    channel: str = Field(max_length=16)
+    conversation_id: str = Field(max_length=32, index=True)
+    text: str | None = Field(default=None, sa_type=EncryptedText)
+    extra: Any = Field(default=None, sa_column=Column(EncryptedJSON))  # location, phone
+    received_at: datetime = _time()
+    state: str = Field(default="received", max_length=16, index=True)  # received|processed
+    processed_at: datetime | None = _opt_time()
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "bot_conversations"
+    id: str = Field(primary_key=True, max_length=32)
+    # Blind index of channel + sender id: finds the conversation without storing the id in clear.
+    sender_hash: str = Field(max_length=64, unique=True)
+    channel: str = Field(max_length=16)
+    sender_id: str = Field(sa_type=EncryptedText)
+    state: Any = Field(default=None, sa_column=Column(EncryptedJSON))
+    # A short lease so two processes never run the same conversation at once.
+    locked_until: datetime | None = _opt_time()
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class OutboxItem(SQLModel, table=True):
+    """A ticket or a further message waiting to reach the intake API."""
+
+    __tablename__ = "bot_outbox"
+    id: int | None = Field(default=None, sa_type=BIG_ID, primary_key=True)
+    kind: str = Field(max_length=16)  # "create" | "append"
+    reference_code: str = Field(max_length=16, index=True)
+    idempotency_key: str = Field(max_length=100, unique=True)
+    payload: Any = Field(sa_column=Column(EncryptedJSON, nullable=False))
+    state: str = Field(default="pending", max_length=16, index=True)  # pending|delivered|failed
+    attempts: int = 0
+    next_attempt_at: datetime = _time()
+    leased_until: datetime | None = _opt_time()
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _time()
+    delivered_at: datetime | None = _opt_time()
+
+
+class SentMessage(SQLModel, table=True):
+    """Ids of the bot's own messages, so `/xoa` can delete them where the platform allows."""
+
+    __tablename__ = "bot_sent_messages"
+    id: int | None = Field(default=None, sa_type=BIG_ID, primary_key=True)
+    conversation_id: str = Field(max_length=32, index=True)
+    platform_message_id: str = Field(max_length=128)
+    sent_at: datetime = _time()
+
+
+class DeliveredReply(SQLModel, table=True):
+    """Staff replies already sent to the reporter: a re-offered reply is not sent twice."""
+
+    __tablename__ = "bot_delivered_replies"
+    reply_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    delivered_at: datetime = _time()
+
+
+class WebchatMessage(SQLModel, table=True):
+    """Messages waiting for a web-chat page to fetch them (it has no push channel)."""
+
+    __tablename__ = "bot_webchat_messages"
+    id: int | None = Field(default=None, sa_type=BIG_ID, primary_key=True)
+    session_id: str = Field(max_length=64, index=True)
+    text: str = Field(sa_type=EncryptedText)
+    quick_replies: Any = Field(default=None, sa_column=Column(EncryptedJSON))
+    created_at: datetime = _time()
+
+
+class RateCounter(SQLModel, table=True):
+    __tablename__ = "bot_rate_counters"
+    __table_args__ = (UniqueConstraint("sender_hash", "window_start"),)
+    id: int | None = Field(default=None, sa_type=BIG_ID, primary_key=True)
+    sender_hash: str = Field(max_length=64)
+    window_start: int  # epoch seconds of the window
+    count: int = 0
+
+
+class SecretValue(SQLModel, table=True):
+    """Small secrets the bot must keep across restarts (Zalo's single-use refresh token)."""
+
+    __tablename__ = "bot_secrets"
+    name: str = Field(primary_key=True, max_length=64)
+    value: Any = Field(sa_column=Column(EncryptedJSON, nullable=False))
+    updated_at: datetime = _time()

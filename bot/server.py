@@ -1,0 +1,91 @@
+"""The ASGI applications: the API and the bot in one process (`hotline serve`, `make run`), or
+the bot alone talking to a remote API over HTTP (`hotline bot`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from sqlalchemy.engine import Engine
+
+from bot.config import BotSettings
+from bot.runtime import SERVICE_ACCOUNT, BotRuntime, build_runtime
+from intake_api.app import create_app
+from intake_api.config import Settings
+from intake_api.crypto import PersonalDataCipher
+from intake_api.errors import BodySizeLimit, install_error_handlers
+
+
+def _lifespan(runtime_ref: list[BotRuntime]):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = runtime_ref[0]
+        stop = asyncio.Event()
+        await runtime.start()
+        worker = asyncio.create_task(runtime.run_background(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await worker
+            await runtime.service.drain()
+            await runtime.stop()
+
+    return lifespan
+
+
+def _mount(app: FastAPI, runtime: BotRuntime) -> None:
+    for router in runtime.routers:
+        app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/chat")
+
+
+def ensure_service_account(engine: Engine) -> None:
+    """The in-process bot acts as the `bot` service account, like a remote bot would."""
+    import secrets
+
+    from sqlmodel import Session, select
+
+    from intake_api.models import User
+    from intake_api.users import create_user
+
+    with Session(engine) as session:
+        if session.exec(select(User).where(User.username == SERVICE_ACCOUNT)).first() is None:
+            create_user(session, SERVICE_ACCOUNT, secrets.token_urlsafe(24), ["service"])
+
+
+def combined_app(settings: Settings, bot_settings: BotSettings, engine: Engine) -> FastAPI:
+    ref: list[BotRuntime] = []
+    app = create_app(settings, engine, lifespan=_lifespan(ref))
+    state = app.state.hotline
+    ensure_service_account(engine)
+    runtime = build_runtime(bot_settings, engine, state.cipher, settings.hotlines, api_state=state)
+    ref.append(runtime)
+    app.state.bot = runtime
+    _mount(app, runtime)
+    return app
+
+
+def bot_app(
+    bot_settings: BotSettings, engine: Engine, cipher: PersonalDataCipher, hotlines: dict[str, str]
+) -> FastAPI:
+    ref: list[BotRuntime] = []
+    app = FastAPI(title="Hotline bot", lifespan=_lifespan(ref), docs_url=None, redoc_url=None)
+    install_error_handlers(app)
+    runtime = build_runtime(bot_settings, engine, cipher, hotlines)
+    ref.append(runtime)
+    app.state.bot = runtime
+    _mount(app, runtime)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(BodySizeLimit, max_bytes=64 * 1024)
+    return app

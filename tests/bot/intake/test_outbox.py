@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlmodel import Session, func, select
+
+from bot.dialogue.ports import TicketDraft, TicketUpdate, TranscriptLine
+from bot.intake.client import IntakeClient
+from bot.intake.outbox import Outbox
+from intake_api.models import Ticket, TicketMessage
+from intake_api.state import AppState
+from tests.bot.conftest import SwitchableTransport
+
+
+def _draft(n: int = 0) -> TicketDraft:
+    return TicketDraft(
+        channel="telegram",
+        sender_id=f"tg-{n}",
+        conversation_id=f"conv{n}",
+        transcript=[
+            TranscriptLine(
+                "in", f"có người dụ em gái tôi sang Trung Quốc {n}", datetime.now(UTC).isoformat()
+            )
+        ],
+        nlu=None,
+        triage={
+            "priority": "P2",
+            "category": "report_trafficking",
+            "agencies": ["police"],
+            "reasons": ["a concrete case"],
+        },
+        province="Nghệ An",
+        country="Trung Quốc",
+    )
+
+
+def _client(api_state: AppState, transport: SwitchableTransport) -> IntakeClient:
+    return IntakeClient(api_state.engine, transport, Outbox(api_state.engine, transport, 0.0))
+
+
+def _tickets(api_state: AppState) -> int:
+    with Session(api_state.engine) as session:
+        return session.exec(select(func.count()).select_from(Ticket)).one()
+
+
+def test_ticket_reaches_the_api_at_once_with_the_code_the_reporter_got(
+    api_state: AppState, transport: SwitchableTransport
+) -> None:
+    code = _client(api_state, transport).submit_ticket(_draft())
+    with Session(api_state.engine) as session:
+        ticket = session.exec(select(Ticket)).one()
+    assert ticket.reference_code == code and ticket.province == "Nghệ An"
+
+
+def test_with_the_api_down_ten_tips_wait_and_arrive_exactly_once(
+    api_state: AppState, transport: SwitchableTransport
+) -> None:
+    client = _client(api_state, transport)
+    transport.down = True
+    codes = [client.submit_ticket(_draft(n)) for n in range(10)]
+    assert len(set(codes)) == 10 and _tickets(api_state) == 0
+    assert client.outbox.pending_count() == 10
+    # The reporter asking about a tip still in the outbox hears it was received.
+    assert client.lookup_status(codes[0]).status == "new"  # type: ignore[union-attr]
+    transport.down = False
+    assert client.outbox.deliver_pending() == 10
+    assert client.outbox.deliver_pending() == 0
+    assert _tickets(api_state) == 10
+    with Session(api_state.engine) as session:
+        assert sorted(session.exec(select(Ticket.reference_code)).all()) == sorted(codes)
+
+
+def test_messages_wait_behind_their_ticket_and_keep_their_order(
+    api_state: AppState, transport: SwitchableTransport
+) -> None:
+    client = _client(api_state, transport)
+    transport.down = True
+    code = client.submit_ticket(_draft())
+    for n in range(3):
+        client.update_ticket(code, TicketUpdate(text=f"thêm chi tiết {n}", message_id=f"m{n}"))
+    client.update_ticket(code, TicketUpdate(text="thêm chi tiết 0", message_id="m0"))  # retry
+    transport.down = False
+    assert client.outbox.deliver_pending() == 4
+    with Session(api_state.engine) as session:
+        texts = session.exec(select(TicketMessage.text).order_by(TicketMessage.id)).all()
+    assert texts[1:] == ["thêm chi tiết 0", "thêm chi tiết 1", "thêm chi tiết 2"]
+
+
+def test_a_replayed_delivery_after_an_unclear_failure_creates_no_second_ticket(
+    api_state: AppState, transport: SwitchableTransport
+) -> None:
+    client = _client(api_state, transport)
+    draft = _draft()
+    code = client.submit_ticket(draft)
+    # The API got it but the answer was lost: the same item is delivered again.
+    from bot.intake.client import intake_body
+
+    again = transport.inner.create(intake_body(draft, code), f"bot:{draft.conversation_id}:{code}")
+    assert again["reference_code"] == code
+    assert _tickets(api_state) == 1
+
+
+def test_unknown_code_and_api_down_are_told_apart(
+    api_state: AppState, transport: SwitchableTransport
+) -> None:
+    import pytest
+
+    from bot.dialogue.ports import IntakeUnavailable
+
+    client = _client(api_state, transport)
+    assert client.lookup_status("TIP-ZZZZZ") is None
+    transport.down = True
+    with pytest.raises(IntakeUnavailable):
+        client.lookup_status("TIP-ZZZZZ")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
 from intake_api.deps import Caller, SessionDep, SettingsDep, StaffDep
-from intake_api.enums import Channel, Priority, Status
 from intake_api.models import Ticket
+from intake_api.routes.filters import ticket_filters
 from intake_api.schemas import (
     NoteIn,
     NoteOut,
@@ -21,7 +20,6 @@ from intake_api.schemas import (
     TicketDetail,
     TicketPage,
     TicketPatch,
-    assume_vietnam_time,
 )
 from intake_api.tickets import (
     TicketFilters,
@@ -50,7 +48,6 @@ RowId = Annotated[int, Path(ge=1, le=2**62)]
 # Ticket ids are 32 hex digits; anything else cannot name a ticket (and a NUL byte would
 # otherwise reach PostgreSQL, which refuses it).
 TicketId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_\-]+$")]
-FilterText = Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")]
 
 
 def load(session: SessionDep, caller: Caller, ticket_id: str) -> Ticket:
@@ -76,29 +73,10 @@ def _raise_for(exc: Exception) -> None:
 def list_tickets(
     caller: StaffDep,
     session: SessionDep,
-    status_: Annotated[list[Status] | None, Query(alias="status")] = None,
-    priority: Annotated[list[Priority] | None, Query()] = None,
-    agency: FilterText = None,
-    province: FilterText = None,
-    channel: Channel | None = None,
-    assignee: FilterText = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    q: FilterText = None,
+    filters: Annotated[TicketFilters, Depends(ticket_filters)],
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TicketPage:
-    filters = TicketFilters(
-        status=[s.value for s in status_] if status_ else None,
-        priority=[p.value for p in priority] if priority else None,
-        agency=agency,
-        province=province,
-        channel=channel.value if channel else None,
-        assignee=assignee,
-        created_from=assume_vietnam_time(created_from),
-        created_to=assume_vietnam_time(created_to),
-        q=q,
-    )
     rows, total = list_page(session, caller, filters, page, page_size)
     return TicketPage(items=summaries(session, rows), total=total, page=page, page_size=page_size)
 

@@ -1,7 +1,7 @@
 """Sparse TF-IDF features of a normalised message, computed without scikit-learn at parse time.
 
 Features are word unigrams and bigrams over the accented view and over the diacritic-free view,
-plus character 2-5-grams of each diacritic-free word, so "nhốt", "nhot" and the typo "nhôt" share
+plus character 1-5-grams of each diacritic-free word, so "nhốt", "nhot" and the typo "nhôt" share
 most of their evidence. The vocabulary is fixed at training; unseen features are ignored.
 scikit-learn's vectorizers do the same sums, but their per-call validation costs far more than
 the arithmetic on one short message, and parse time is budgeted at 2 ms.
@@ -20,7 +20,7 @@ import numpy as np
 from bot.nlu.normalize import NormalizedText
 
 _DIGITS_RE = re.compile(r"\d+")
-CHAR_NGRAMS = (2, 5)
+CHAR_NGRAMS = (1, 5)
 # Character n-grams seen in fewer training messages than this are noise, not evidence, and would
 # only inflate the model (load time counts).
 MIN_CHAR_DF = 2

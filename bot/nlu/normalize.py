@@ -20,8 +20,9 @@ import yaml
 
 from bot.nlu.phone import find_phones
 
-# Letters, digits and nothing else make a token; punctuation, emoji and spaces separate tokens.
-_TOKEN_RE = re.compile(r"[^\W_]+")
+# Letters and digits make a token; punctuation and spaces separate tokens. An emoji is one
+# character long and becomes a token only if the shorthand table expands it ("👍" = ok).
+_TOKEN_RE = re.compile(r"[^\W_]+|[\u2600-\u27bf\U0001f300-\U0001faff]")
 PHONE_TOKEN = "sdtphone"
 # A run of three or more of the same letter is stretching ("cứuuuu", "emmm"), never spelling.
 _RUN_MIN = 3
@@ -86,7 +87,8 @@ class Teencode:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         expansions = {
             _fold(str(k)): tuple(_fold(str(v)).split())
-            for k, v in (raw.get("expansions") or {}).items()
+            for section in ("expansions", "emoji")
+            for k, v in (raw.get(section) or {}).items()
         }
         contextual = {
             _fold(str(k)): (
@@ -193,6 +195,14 @@ class Normalizer:
                 prev_plain = PHONE_TOKEN
                 continue
             typed = match.group()
+            if not typed[0].isalnum():
+                # An emoji is a word only when the shorthand table says which ("👍" = ok).
+                emoji = self.teencode.expansions.get(typed)
+                if emoji:
+                    for piece in emoji:
+                        tokens.append(Token(piece, strip_diacritics(piece), typed, start, end))
+                    prev_plain = tokens[-1].plain
+                continue
             word = collapse_stretching(typed)
             for piece in self._expand(word, prev_plain):
                 tokens.append(Token(piece, strip_diacritics(piece), typed, start, end))

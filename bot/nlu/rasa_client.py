@@ -1,9 +1,10 @@
 """The Rasa backend: parse a message by calling a Rasa server's `POST /model/parse`.
 
 Rasa 3.x needs Python <= 3.10 and TensorFlow, so it never runs inside this process: it is a
-separate server (`rasa run --enable-api`, see bench/rasa_server.py and docker/), and this module
-is its HTTP client. The answer is turned into the parse shape of shared/spec/nlu.md, which is
-Rasa's own shape with a few guarantees added (see `normalise_rasa_parse`).
+separate server (`rasa run --enable-api`; bench/rasa_server.py builds, trains and starts one),
+and this module is its HTTP client. The answer is turned into the parse shape of
+shared/spec/nlu.md, which is Rasa's own shape with a few guarantees added (see
+`normalise_rasa_parse`).
 
 When Rasa is down or answers garbage, a message must still be understood: with a fallback
 backend (the embedded engine, `HOTLINE_RASA_FALLBACK_TO_EMBEDDED`) the message is parsed by it
@@ -20,10 +21,11 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
+from bot.nlu.backend import NLUBackend
 from bot.nlu.phone import find_phones
 
 log = logging.getLogger(__name__)
@@ -67,12 +69,6 @@ _OPTIONAL_ENTITY_KEYS = (
 )
 
 
-class ParseBackend(Protocol):
-    """What the fallback must offer: the same `parse` as every NLU backend."""
-
-    def parse(self, text: str) -> dict[str, Any]: ...
-
-
 class RasaUnavailable(RuntimeError):
     """Rasa could not give a usable parse (unreachable, timed out, error status, garbage)."""
 
@@ -95,7 +91,7 @@ class RasaNLU:
         token: str | None = None,
         timeout: float = 3.0,
         retries: int = 2,
-        fallback: ParseBackend | None = None,
+        fallback: NLUBackend | None = None,
         *,
         backoff_seconds: float = 0.1,
         down_for_seconds: float = 30.0,

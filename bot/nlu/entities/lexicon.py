@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.nlu.entities.alignment import entity_dict, token_range
 from bot.nlu.entities.rules_file import EntityRules
-from bot.nlu.normalize import NormalizedText, Normalizer, Token
+from bot.nlu.normalize import NormalizedText, Normalizer, Token, strip_diacritics
 from bot.nlu.training_data import TrainingData
 
 LEXICON_ENTITIES = ("relation", "platform")
@@ -42,25 +42,46 @@ class Lexicon:
     by_prev: dict[tuple[tuple[str, ...], str], Counter[Decision]] = field(default_factory=dict)
     rules: EntityRules = field(default_factory=EntityRules)
     max_tokens: int = 1
+    # Every spelling with diacritics seen for a cue form: in "bán em" or "bản tui" the plain form
+    # "ban" is not "bạn", and diacritics, when typed, say so.
+    accented: dict[tuple[str, ...], set[tuple[str, ...]]] = field(default_factory=dict)
 
     def extract(self, nt: NormalizedText) -> list[dict[str, Any]]:
         tokens = nt.tokens
+        text = nt.original
         found: list[dict[str, Any]] = []
         i = 0
+        after_cue = False
         while i < len(tokens):
-            hit = self._match(tokens, i)
+            hit = self._match(tokens, i, text, after_cue)
             if hit is None:
                 i += 1
+                after_cue = False
                 continue
             n, (entity, value) = hit
             if entity:
                 start, end = tokens[i].start, tokens[i + n - 1].end
-                found.append(entity_dict(entity, value, start, end, nt.original, "lexicon"))
+                found.append(entity_dict(entity, value, start, end, text, "lexicon"))
+            after_cue = True
             i += n
         return found
 
-    def _match(self, tokens: tuple[Token, ...], i: int) -> tuple[int, Decision] | None:
-        if self._is_self(tokens, i):
+    def known_spelling(self, tokens: tuple[Token, ...], form: tuple[str, ...]) -> bool:
+        """False when the tokens carry diacritics that no known spelling of the cue has."""
+        if all(t.text == t.plain for t in tokens):
+            return True
+        spellings = self.accented.get(form)
+        if not spellings:
+            return True
+        typed = tuple(t.text for t in tokens)
+        return any(
+            all(a in (b, p) for a, b, p in zip(typed, s, form, strict=True)) for s in spellings
+        )
+
+    def _match(
+        self, tokens: tuple[Token, ...], i: int, text: str = "", after_cue: bool = False
+    ) -> tuple[int, Decision] | None:
+        if self._is_self(tokens, i, text, after_cue):
             return 1, ("relation", "self")
         for n in range(min(self.max_tokens, len(tokens) - i), 0, -1):
             form = tuple(t.plain for t in tokens[i : i + n])
@@ -68,20 +89,33 @@ class Lexicon:
                 continue
             if not _whole_tokens(tokens, i, n):
                 continue
+            if not self.known_spelling(tokens[i : i + n], form):
+                continue
             return n, self._decide(tokens, i, n, form)
         return None
 
-    def _is_self(self, tokens: tuple[Token, ...], i: int) -> bool:
-        # The convention: a first-person pronoun directly before "bị"/"đang bị" is `self`.
+    def _is_self(
+        self, tokens: tuple[Token, ...], i: int, text: str = "", after_cue: bool = False
+    ) -> bool:
+        # The convention: a first-person pronoun directly before "bị"/"đang bị" is `self`,
+        # unless it is a possessor ("con gái tôi bị", "của tôi") or not the writer ("trẻ em bị").
         if tokens[i].plain not in self.rules.self_pronouns:
             return False
-        if i > 0 and tokens[i - 1].plain == "cua":
+        if after_cue:
+            return False
+        if i > 0 and (
+            tokens[i - 1].plain == "cua" or tokens[i - 1].plain in self.rules.not_self_before
+        ):
+            return False
+        if i + 1 < len(tokens) and text[tokens[i].end : tokens[i + 1].start].strip():
             return False
         return _starts_with(tokens, i + 1, self.rules.self_triggers)
 
     def _decide(self, tokens: tuple[Token, ...], i: int, n: int, form: tuple[str, ...]) -> Decision:
         nxt = tokens[i + n].plain if i + n < len(tokens) else ""
         prev = tokens[i - 1].plain if i > 0 else ""
+        if nxt in self.rules.vocatives:
+            return (_NONE, _NONE)
         contexts = [
             c
             for c in (self.by_next.get((form, nxt)), self.by_prev.get((form, prev)))
@@ -125,6 +159,15 @@ def build_lexicon(data: TrainingData, rules: EntityRules, normalizer: Normalizer
     def key(phrase: str) -> tuple[str, ...]:
         return tuple(t.plain for t in normalizer(phrase).tokens)
 
+    def remember(tokens: tuple[Token, ...]) -> None:
+        spelled = tuple(t.text for t in tokens)
+        plain = tuple(t.plain for t in tokens)
+        if spelled != plain:
+            lex.accented.setdefault(plain, set()).add(spelled)
+
+    for spelled in rules.cue_words_accented:
+        lex.accented.setdefault(tuple(strip_diacritics(w) for w in spelled), set()).add(spelled)
+
     for form, value in rules.relation_words.items():
         lex.defaults[form] = ("relation", value)
     for form, value in rules.platform_words.items():
@@ -147,6 +190,7 @@ def build_lexicon(data: TrainingData, rules: EntityRules, normalizer: Normalizer
                 k = key(surface)
                 if k and not any(k[-len(p) :] == p for p in rules.possessors if len(p) < len(k)):
                     lex.defaults.setdefault(k, (entity, value))
+                    remember(normalizer(surface).tokens)
 
     by_form: dict[tuple[str, ...], Counter[Decision]] = defaultdict(Counter)
     by_next: dict[tuple[tuple[str, ...], str], Counter[Decision]] = defaultdict(Counter)
@@ -162,6 +206,7 @@ def build_lexicon(data: TrainingData, rules: EntityRules, normalizer: Normalizer
                 if rng:
                     spans[rng] = (span.entity, span.value)
                     form = tuple(t.plain for t in nt.tokens[rng[0] : rng[1]])
+                    remember(nt.tokens[rng[0] : rng[1]])
                     lex.max_tokens = min(max(lex.max_tokens, len(form)), MAX_CUE_TOKENS)
                     by_form.setdefault(form, Counter())
         annotated.append(spans)
@@ -173,9 +218,13 @@ def build_lexicon(data: TrainingData, rules: EntityRules, normalizer: Normalizer
         for i in range(len(tokens)):
             for n in range(min(lex.max_tokens, len(tokens) - i), 0, -1):
                 form = tuple(t.plain for t in tokens[i : i + n])
-                if form not in forms:
+                if form not in forms or not lex.known_spelling(tokens[i : i + n], form):
                     continue
                 decision = spans.get((i, i + n), (_NONE, _NONE))
+                if decision == (_NONE, _NONE) and any(a < i + n and i < b for a, b in spans):
+                    # "nhóm [zalo]": the annotation is on a shorter form inside this one, which
+                    # says nothing against the longer form being a cue.
+                    continue
                 nxt = tokens[i + n].plain if i + n < len(tokens) else ""
                 prev = tokens[i - 1].plain if i > 0 else ""
                 by_form[form][decision] += 1

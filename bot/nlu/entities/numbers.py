@@ -21,6 +21,7 @@ class NumberReader:
     def __init__(self, rules: EntityRules) -> None:
         self.words = rules.number_words
         self.plain_words = {strip_diacritics(w): v for w, v in rules.number_words.items()}
+        self.plain_stopwords = rules.plain_number_stopwords
         self.tens = rules.tens_words
         self.plain_tens = frozenset(strip_diacritics(w) for w in rules.tens_words)
 
@@ -39,6 +40,8 @@ class NumberReader:
         token = tokens[i]
         if token.plain.isdigit():
             return int(token.plain), 1
+        if not accented and token.plain in self.plain_stopwords:
+            return None
         first = self._word(token, accented)
         if first is None:
             return None
@@ -75,7 +78,11 @@ class NumberEntities:
     ) -> None:
         self.rules = rules
         self.reader = NumberReader(rules)
-        self.nouns_plain = set(rules.person_nouns)
+        self.nouns_plain = {
+            n
+            for n in rules.person_nouns
+            if not (len(n) == 1 and n[0] in rules.plain_noun_stopwords)
+        }
         self.nouns_accented = set(rules.person_nouns_accented)
         if data is not None and normalizer is not None:
             self._learn_nouns(data, normalizer)
@@ -92,12 +99,33 @@ class NumberEntities:
                 if rng and rng[1] < len(nt.tokens):
                     noun = nt.tokens[rng[1]]
                     self.nouns_accented.add((noun.text,))
-                    self.nouns_plain.add((noun.plain,))
+                    if noun.plain not in self.rules.plain_noun_stopwords:
+                        self.nouns_plain.add((noun.plain,))
 
     def _is_age_unit(self, token: Token) -> bool:
         # Check the word as typed too: shorthand expansion turns the unit "t" into "tôi".
         units = self.rules.age_units
         return token.plain in units or strip_diacritics(token.typed) in units
+
+    def _is_count(
+        self, tokens: tuple[Token, ...], i: int, after: int, text: str, accented: bool
+    ) -> bool:
+        """Whether the number at tokens[i:after] and the noun after it read as a head count."""
+        # Punctuation between number and noun ("máy bay, cô ấy") breaks the phrase.
+        if any(text[tokens[k].end : tokens[k + 1].start].strip() for k in range(i, after)):
+            return False
+        # "vài chục người", "một hai cô gái": a vague number is not a count.
+        if i > 0 and (
+            tokens[i - 1].plain in self.rules.vague_before
+            or self.reader.read(tokens, i - 1, accented) is not None
+        ):
+            return False
+        pair = (tokens[i].plain, tokens[after].plain)
+        if pair in self.rules.not_counts:
+            return False
+        noun_end = tokens[after].end
+        # "5 ng/tháng" is a rate, not a head count.
+        return text[noun_end : noun_end + 1] != "/"
 
     def extract(self, nt: NormalizedText, accented: bool) -> list[dict[str, Any]]:
         tokens = nt.tokens
@@ -136,6 +164,7 @@ class NumberEntities:
                 after < len(tokens)
                 and 1 < value < _MAX_COUNT
                 and _starts_with(tokens, after, nouns, accented)
+                and self._is_count(tokens, i, after, text, accented)
             ):
                 found.append(
                     entity_dict("person_count", str(value), token.start, last.end, text, "rules")

@@ -31,8 +31,22 @@ class EntityRules:
     possessors: set[tuple[str, ...]] = field(default_factory=set)
     relation_words: dict[tuple[str, ...], str] = field(default_factory=dict)
     platform_words: dict[tuple[str, ...], str] = field(default_factory=dict)
+    # The cue words above as spelled with diacritics (lower-case token tuples).
+    cue_words_accented: set[tuple[str, ...]] = field(default_factory=set)
     place_context: frozenset[str] = frozenset()
     place_prefixes: set[tuple[str, ...]] = field(default_factory=set)
+    # Number words that, without diacritics, are more often another word ("tu" = từ, "bon" = bọn).
+    plain_number_stopwords: frozenset[str] = frozenset()
+    # Plain nouns that after a number are usually not people ("2 thang" = 2 tháng).
+    plain_noun_stopwords: frozenset[str] = frozenset()
+    # Number + noun pairs that are idioms, not counts ("bà con", "bọn em"), plain.
+    not_counts: set[tuple[str, ...]] = field(default_factory=set)
+    # Words before a number that make it vague ("vài", "mấy", "một hai"), plain.
+    vague_before: frozenset[str] = frozenset()
+    # Words after a relation word that make it a form of address, not a relation ("mẹ ơi").
+    vocatives: frozenset[str] = frozenset()
+    # Words before a first-person pronoun that make it not the writer ("trẻ em bị").
+    not_self_before: frozenset[str] = frozenset()
 
     @classmethod
     def from_file(cls, path: Path, normalizer: Normalizer) -> EntityRules:
@@ -69,6 +83,18 @@ class EntityRules:
             possessors=keys("possessors"),
             relation_words=mapping("relation_words"),
             platform_words=mapping("platform_words"),
+            cue_words_accented={
+                _accented(normalizer, w)
+                for name in ("relation_words", "platform_words")
+                for w in raw.get(name) or {}
+            }
+            - {()},
             place_context=plains("place_context"),
             place_prefixes=keys("place_prefixes"),
+            plain_number_stopwords=plains("plain_number_stopwords"),
+            plain_noun_stopwords=plains("plain_noun_stopwords"),
+            not_counts=keys("not_counts"),
+            vague_before=plains("vague_before"),
+            vocatives=plains("vocatives"),
+            not_self_before=plains("not_self_before"),
         )

@@ -128,6 +128,12 @@ class ConversationStore:
             assert conversation is not None
             return conversation
 
+    def address_of(self, conversation_id: str) -> str | None:
+        """The channel address (chat id, phone, session) of a conversation, if this bot has it."""
+        with Session(self._engine) as session:
+            conversation = session.get(Conversation, conversation_id[:32])
+            return conversation.sender_id if conversation is not None else None
+
     def save_turn(self, conversation_id: str, inbound_id: int, state: dict[str, Any]) -> None:
         """The new state and the message's processed mark, in one transaction."""
         with Session(self._engine) as session:

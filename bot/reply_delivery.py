@@ -27,12 +27,16 @@ class ReplyDelivery:
         transport: IntakeTransport,
         senders: Mapping[str, ChannelSender],
         render: Callable[[str, str], str],
+        address_of: Callable[[str], str | None],
     ) -> None:
         self._engine = engine
         self._transport = transport
         self._senders = senders
         # (reference code, staff text) → what the reporter reads, worded in nlu_data/.
         self._render = render
+        # conversation id → channel address, for anonymous reporters whose address the API
+        # never received.
+        self._address_of = address_of
 
     def _already_sent(self, reply_id: int) -> bool:
         with Session(self._engine) as session:
@@ -63,13 +67,16 @@ class ReplyDelivery:
         reply_id = int(reply["id"])
         if not await run_in_threadpool(self._already_sent, reply_id):
             sender = self._senders.get(reply["channel"])
-            if sender is None or not reply.get("channel_user_id"):
+            address = reply.get("channel_user_id")
+            if not address and reply.get("conversation_id"):
+                address = await run_in_threadpool(self._address_of, reply["conversation_id"])
+            if sender is None or not address:
                 await self._report(reply_id, False, "channel not connected")
                 return False
             text = self._render(reply["reference_code"], reply["text"])
             try:
                 await sender.send(
-                    OutboundText(reply["channel"], str(reply["channel_user_id"]), text)
+                    OutboundText(reply["channel"], str(address), text)
                 )
             except DeliveryError as exc:
                 if exc.permanent:

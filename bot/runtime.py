@@ -157,8 +157,9 @@ def build_runtime(
         routers_for.append(lambda s: sms.router(s.accept, settings))
     channels.update(extra_channels or {})
 
+    store = ConversationStore(engine, cipher)
     service = BotService(
-        ConversationStore(engine, cipher),
+        store,
         dialogue,
         channels,
         RateLimiter(engine, settings.rate_limit_messages, settings.rate_limit_window_seconds),
@@ -167,7 +168,8 @@ def build_runtime(
         engine,
         transport,
         channels,
-        lambda code, text: wording.text("staff_reply", code=code, text=text),
+        lambda code, text: wording.text("staff.reply", code=code, text=text),
+        store.address_of,
     )
     return BotRuntime(
         settings=settings,

@@ -245,7 +245,7 @@ def decide_referral(
 def queue_reply(session: Session, caller: Caller, ticket: Ticket, text: str) -> Reply:
     if ticket.channel not in REPLYABLE_CHANNELS:
         raise Conflict(f"the tip came by '{ticket.channel}'; there is no chat to reply into")
-    if not ticket.reporter_channel_user_id:
+    if not ticket.reporter_channel_user_id and not ticket.conversation_id:
         raise Conflict("the reporter left no channel address to reply to")
     reply = Reply(
         ticket_id=ticket.id,

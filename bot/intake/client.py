@@ -27,7 +27,9 @@ def intake_body(draft: TicketDraft, reference_code: str) -> dict[str, Any]:
     return {
         "channel": draft.channel,
         "reporter": {
-            "channel_user_id": draft.sender_id,
+            # For an anonymous reporter even the channel address stays with the bot (on SMS it
+            # is the phone number); staff replies still reach them through conversation_id.
+            "channel_user_id": None if draft.anonymous else draft.sender_id,
             # An anonymous reporter's number is not sent at all, not merely hidden.
             "phone": draft.phone if consent else None,
             "name": draft.name if consent else None,

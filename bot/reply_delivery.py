@@ -75,9 +75,7 @@ class ReplyDelivery:
                 return False
             text = self._render(reply["reference_code"], reply["text"])
             try:
-                await sender.send(
-                    OutboundText(reply["channel"], str(address), text)
-                )
+                await sender.send(OutboundText(reply["channel"], str(address), text))
             except DeliveryError as exc:
                 if exc.permanent:
                     await self._report(reply_id, False, str(exc)[:200])

@@ -37,7 +37,8 @@ def _lifespan(runtime_ref: list[BotRuntime]):  # type: ignore[no-untyped-def]
     return lifespan
 
 
-def _mount(app: FastAPI, runtime: BotRuntime) -> None:
+def mount(app: FastAPI, runtime: BotRuntime) -> None:
+    """Adds the runtime's channel routes (webhooks, web chat) to an app."""
     for router in runtime.routers:
         app.include_router(router)
 
@@ -68,7 +69,7 @@ def combined_app(settings: Settings, bot_settings: BotSettings, engine: Engine) 
     runtime = build_runtime(bot_settings, engine, state.cipher, settings.hotlines, api_state=state)
     ref.append(runtime)
     app.state.bot = runtime
-    _mount(app, runtime)
+    mount(app, runtime)
     return app
 
 
@@ -81,7 +82,7 @@ def bot_app(
     runtime = build_runtime(bot_settings, engine, cipher, hotlines)
     ref.append(runtime)
     app.state.bot = runtime
-    _mount(app, runtime)
+    mount(app, runtime)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

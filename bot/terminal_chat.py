@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import uuid
 
@@ -20,6 +21,8 @@ from intake_api.state import AppState
 
 
 def run_chat(settings: Settings, engine: Engine, name: str) -> None:
+    # The conversation is the screen here; log lines would interleave with it.
+    logging.getLogger().setLevel(logging.WARNING)
     cipher = cipher_from_settings(settings)
     configure_cipher(cipher)
     ensure_service_account(engine)

@@ -11,7 +11,10 @@ import typer
 from bot.nlu.cli import nlu_app
 
 app = typer.Typer(
-    help="Vietnamese anti-trafficking hotline: intake API, bot and NLU.", no_args_is_help=True
+    help="Vietnamese anti-trafficking hotline: intake API, bot and NLU.",
+    no_args_is_help=True,
+    # Rich tracebacks print local variables, which can hold personal data or keys.
+    pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff and service accounts.", no_args_is_help=True)
@@ -159,9 +162,12 @@ def tickets_list(
     """The newest tickets: code, priority, category, status (no personal data)."""
     from sqlmodel import Session, col, select
 
+    from intake_api.migrate import upgrade
     from intake_api.models import Ticket
 
-    with Session(_engine()) as session:
+    engine = _engine()
+    upgrade(engine)
+    with Session(engine) as session:
         rows = session.exec(select(Ticket).order_by(col(Ticket.created_at).desc()).limit(limit))
         for t in rows:
             created = t.created_at.strftime("%Y-%m-%d %H:%M")

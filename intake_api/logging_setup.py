@@ -12,6 +12,7 @@ def configure_logging(level: str = "INFO") -> None:
     # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

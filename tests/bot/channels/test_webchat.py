@@ -1,0 +1,110 @@
+"""The web chat endpoint: what the page sends and fetches."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlmodel import Session, select
+
+from bot.channels.base import OutboundText
+from bot.config import BotSettings
+from bot.runtime import BotRuntime, build_runtime
+from bot.server import mount
+from intake_api.models import Ticket
+from intake_api.state import AppState
+from tests.bot.conftest import SwitchableTransport
+
+SESSION = "page-session-0123456789abcdef"
+
+
+@pytest.fixture
+async def chat(
+    api_state: AppState, transport: SwitchableTransport
+) -> AsyncIterator[tuple[httpx.AsyncClient, BotRuntime]]:
+    runtime = build_runtime(
+        BotSettings(),
+        api_state.engine,
+        api_state.cipher,
+        api_state.settings.hotlines,
+        transport=transport,
+    )
+    app = FastAPI()
+    mount(app, runtime)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        yield client, runtime
+
+
+async def test_page_is_served_without_external_resources(
+    chat: tuple[httpx.AsyncClient, BotRuntime],
+) -> None:
+    client, _ = chat
+    page = await client.get("/chat")
+    assert page.status_code == 200 and "<form" in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # no CDN
+    assert "111" in page.text and "113" in page.text
+
+
+async def test_message_gets_the_bots_answer_and_files_a_ticket(
+    chat: tuple[httpx.AsyncClient, BotRuntime], api_state: AppState
+) -> None:
+    client, _ = chat
+    response = await client.post(
+        "/webchat/messages",
+        json={"session_id": SESSION, "message_id": "a1", "text": "cuu em, em bi nhot o lao"},
+    )
+    assert response.status_code == 200
+    messages = response.json()["messages"]
+    assert messages and "113" in messages[0]["text"]
+    with Session(api_state.engine) as session:
+        (ticket,) = session.exec(select(Ticket)).all()
+    assert ticket.channel == "webchat" and ticket.priority == "P1"
+    # A resend of the same message id (a double click, a retry) is not answered twice.
+    again = await client.post(
+        "/webchat/messages",
+        json={
+            "session_id": SESSION,
+            "message_id": "a1",
+            "text": "cuu em, em bi nhot o lao",
+            "after": messages[-1]["id"],
+        },
+    )
+    assert again.json()["messages"] == []
+
+
+async def test_staff_messages_wait_for_the_page_to_fetch_them(
+    chat: tuple[httpx.AsyncClient, BotRuntime],
+) -> None:
+    client, runtime = chat
+    await runtime.channels["webchat"].send(
+        OutboundText("webchat", SESSION, "Cán bộ nhắn: chào bạn")
+    )
+    polled = await client.get("/webchat/messages", params={"session_id": SESSION})
+    texts = [m["text"] for m in polled.json()["messages"]]
+    assert texts == ["Cán bộ nhắn: chào bạn"]
+    last = polled.json()["messages"][-1]["id"]
+    later = await client.get("/webchat/messages", params={"session_id": SESSION, "after": last})
+    assert later.json()["messages"] == []
+    other = await client.get("/webchat/messages", params={"session_id": "someone-else-0123456789"})
+    assert other.json()["messages"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"session_id": "short", "message_id": "a", "text": "x"},
+        {"session_id": SESSION, "message_id": "a b", "text": "x"},
+        {"session_id": SESSION, "message_id": "a", "text": "x" * 4001},
+        {"session_id": SESSION, "message_id": "a", "text": "x", "extra": 1},
+    ],
+)
+async def test_malformed_requests_are_422(
+    chat: tuple[httpx.AsyncClient, BotRuntime], body: dict[str, object]
+) -> None:
+    client, _ = chat
+    response = await client.post("/webchat/messages", json=body)
+    assert response.status_code == 422

@@ -1,0 +1,88 @@
+"""A person in a real browser: the web chat page served by `hotline serve`'s app, driven in
+headless Chromium with Playwright, until the ticket exists in the API."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlmodel import Session, select
+
+from bot.config import BotSettings
+from bot.server import combined_app
+from intake_api.models import Ticket
+from tests.conftest import in_ci
+from tests.intake_api.conftest import make_settings
+
+CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(engine, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("one backend is enough to drive the page")
+    app = combined_app(make_settings(tmp_path), BotSettings(), engine)
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_person_chats_in_the_page_and_the_ticket_appears(
+    server: str, engine, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).exists():
+        if in_ci():
+            pytest.fail(f"Chromium not found at {CHROMIUM}; CI installs it (.ci/run)")
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{server}/chat")
+            page.fill("#text", "cứu em với, em bị nhốt ở Campuchia")
+            page.press("#text", "Enter")
+            page.wait_for_selector(".msg.bot", timeout=20_000)
+            first = page.locator(".msg.bot").first.inner_text()
+            assert "113" in first and "TIP-" in first
+            page.screenshot(path=str(tmp_path / "webchat.png"))
+        finally:
+            browser.close()
+    with Session(engine) as session:
+        (ticket,) = session.exec(select(Ticket)).all()
+    assert ticket.channel == "webchat" and ticket.priority == "P1"
+    assert ticket.reference_code in first

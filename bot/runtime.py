@@ -116,7 +116,7 @@ def build_runtime(
         low_confidence_threshold=settings.low_confidence_threshold,
         triage=triage,
     )
-    webchat = WebchatChannel(engine)
+    webchat = WebchatChannel(engine, hotlines)
     channels: dict[str, ChannelSender] = {"webchat": webchat}
     routers_for: list[Callable[[BotService], APIRouter]] = [lambda s: webchat.router(s.converse)]
     startups: list[Callable[[], Awaitable[None]]] = []

@@ -41,8 +41,10 @@ class WebchatIn(BaseModel):
 class WebchatChannel:
     channel = "webchat"
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, hotlines: dict[str, str]) -> None:
         self._engine = engine
+        # The page shows the emergency numbers before anyone types (from configuration).
+        self._hotlines = hotlines
 
     async def send(self, message: OutboundText) -> str | None:
         def store() -> str:
@@ -79,7 +81,7 @@ class WebchatChannel:
         @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
         def page() -> HTMLResponse:
             html = _templates.get_template("webchat.html").render(
-                new_session=secrets.token_urlsafe(24)
+                new_session=secrets.token_urlsafe(24), hotlines=self._hotlines
             )
             return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 

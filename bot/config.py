@@ -10,14 +10,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from intake_api.config_sources import toml_table_source
+from intake_api.config_sources import TomlTableSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class BotSettings(BaseSettings):
+class BotSettings(TomlTableSettings):
+    toml_table = "bot"
     model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
 
     nlu_backend: Literal["embedded", "rasa"] = "embedded"
@@ -68,10 +69,6 @@ class BotSettings(BaseSettings):
     twilio_api_base: str | None = None  # tests point the SDK at a local fake
     # Send SMS replies without diacritics so they fit 160-character GSM-7 segments.
     sms_strip_diacritics: bool = False
-
-    @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, *args, **kwargs):  # type: ignore[no-untyped-def]
-        return (init_settings, env_settings, toml_table_source(settings_cls, "bot"))
 
 
 @lru_cache

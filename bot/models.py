@@ -12,16 +12,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from intake_api.db import EncryptedJSON, EncryptedText, UTCDateTime, utcnow
-from intake_api.models import BIG_ID
-
-
-def _time(**kw: Any) -> Any:
-    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
-
-
-def _opt_time(**kw: Any) -> Any:
-    return Field(default=None, sa_type=UTCDateTime, **kw)
+from intake_api.db import EncryptedJSON, EncryptedText
+from intake_api.models import BIG_ID, optional_time_field, time_field
 
 
 class InboundRecord(SQLModel, table=True):
@@ -35,9 +27,9 @@ class InboundRecord(SQLModel, table=True):
     conversation_id: str = Field(max_length=32, index=True)
     text: str | None = Field(default=None, sa_type=EncryptedText)
     extra: Any = Field(default=None, sa_column=Column(EncryptedJSON))  # location, phone
-    received_at: datetime = _time()
+    received_at: datetime = time_field()
     state: str = Field(default="received", max_length=16, index=True)  # received|processed
-    processed_at: datetime | None = _opt_time()
+    processed_at: datetime | None = optional_time_field()
 
 
 class Conversation(SQLModel, table=True):
@@ -49,9 +41,9 @@ class Conversation(SQLModel, table=True):
     sender_id: str = Field(sa_type=EncryptedText)
     state: Any = Field(default=None, sa_column=Column(EncryptedJSON))
     # A short lease so two processes never run the same conversation at once.
-    locked_until: datetime | None = _opt_time()
-    created_at: datetime = _time()
-    updated_at: datetime = _time()
+    locked_until: datetime | None = optional_time_field()
+    created_at: datetime = time_field()
+    updated_at: datetime = time_field()
 
 
 class OutboxItem(SQLModel, table=True):
@@ -65,11 +57,11 @@ class OutboxItem(SQLModel, table=True):
     payload: Any = Field(sa_column=Column(EncryptedJSON, nullable=False))
     state: str = Field(default="pending", max_length=16, index=True)  # pending|delivered|failed
     attempts: int = 0
-    next_attempt_at: datetime = _time()
-    leased_until: datetime | None = _opt_time()
+    next_attempt_at: datetime = time_field()
+    leased_until: datetime | None = optional_time_field()
     last_error: str | None = Field(default=None, max_length=500)
-    created_at: datetime = _time()
-    delivered_at: datetime | None = _opt_time()
+    created_at: datetime = time_field()
+    delivered_at: datetime | None = optional_time_field()
 
 
 class SentMessage(SQLModel, table=True):
@@ -79,7 +71,7 @@ class SentMessage(SQLModel, table=True):
     id: int | None = Field(default=None, sa_type=BIG_ID, primary_key=True)
     conversation_id: str = Field(max_length=32, index=True)
     platform_message_id: str = Field(max_length=128)
-    sent_at: datetime = _time()
+    sent_at: datetime = time_field()
 
 
 class DeliveredReply(SQLModel, table=True):
@@ -87,7 +79,7 @@ class DeliveredReply(SQLModel, table=True):
 
     __tablename__ = "bot_delivered_replies"
     reply_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    delivered_at: datetime = _time()
+    delivered_at: datetime = time_field()
 
 
 class WebchatMessage(SQLModel, table=True):
@@ -98,7 +90,7 @@ class WebchatMessage(SQLModel, table=True):
     session_id: str = Field(max_length=64, index=True)
     text: str = Field(sa_type=EncryptedText)
     quick_replies: Any = Field(default=None, sa_column=Column(EncryptedJSON))
-    created_at: datetime = _time()
+    created_at: datetime = time_field()
 
 
 class RateCounter(SQLModel, table=True):
@@ -116,4 +108,4 @@ class SecretValue(SQLModel, table=True):
     __tablename__ = "bot_secrets"
     name: str = Field(primary_key=True, max_length=64)
     value: Any = Field(sa_column=Column(EncryptedJSON, nullable=False))
-    updated_at: datetime = _time()
+    updated_at: datetime = time_field()

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from intake_api.config_sources import toml_table_source
+from intake_api.config_sources import TomlTableSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,8 @@ DEFAULT_PROVINCES = [
 ]  # fmt: skip
 
 
-class Settings(BaseSettings):
+class Settings(TomlTableSettings):
+    toml_table = "api"
     model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
 
     database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'hotline.db'}"
@@ -83,10 +84,6 @@ class Settings(BaseSettings):
     @property
     def agency_codes(self) -> list[str]:
         return [a.code for a in self.agencies]
-
-    @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, *args, **kwargs):  # type: ignore[no-untyped-def]
-        return (init_settings, env_settings, toml_table_source(settings_cls, "api"))
 
 
 @lru_cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
@@ -46,3 +46,13 @@ def toml_table_source(
 ) -> PydanticBaseSettingsSource:
     """Values from one table of the TOML file (or its top level when `table` is None)."""
     return _TomlTableSource(settings_cls, table)
+
+
+class TomlTableSettings(BaseSettings):
+    """Settings read from `HOTLINE_*` variables first, then from one table of the TOML file."""
+
+    toml_table: ClassVar[str | None] = None
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        return (init_settings, env_settings, toml_table_source(settings_cls, cls.toml_table))

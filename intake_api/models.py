@@ -15,11 +15,11 @@ from intake_api.db import EncryptedJSON, EncryptedText, UTCDateTime, utcnow
 BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def _time(**kw: Any) -> Any:
+def time_field(**kw: Any) -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
 
 
-def _opt_time(**kw: Any) -> Any:
+def optional_time_field(**kw: Any) -> Any:
     return Field(default=None, sa_type=UTCDateTime, **kw)
 
 
@@ -34,7 +34,7 @@ class User(SQLModel, table=True):
     # The agency whose tickets a police/dolisa user works (defaults to the role's own code).
     agency: str | None = Field(default=None, max_length=64)
     active: bool = True
-    created_at: datetime = _time()
+    created_at: datetime = time_field()
 
     @property
     def role_set(self) -> frozenset[str]:
@@ -48,7 +48,7 @@ class ApiToken(SQLModel, table=True):
     # Only the SHA-256 of the token is kept: a database leak gives no usable tokens.
     token_hash: str = Field(max_length=64, unique=True)
     label: str | None = Field(default=None, max_length=100)
-    created_at: datetime = _time()
+    created_at: datetime = time_field()
     expires_at: datetime = Field(sa_type=UTCDateTime)
     revoked: bool = False
 
@@ -57,7 +57,7 @@ class LoginFailure(SQLModel, table=True):
     __tablename__ = "login_failures"
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=200, index=True)
-    at: datetime = _time(index=True)
+    at: datetime = time_field(index=True)
 
 
 class Ticket(SQLModel, table=True):
@@ -89,10 +89,10 @@ class Ticket(SQLModel, table=True):
     idempotency_key: str = Field(max_length=64, unique=True)
     request_fingerprint: str = Field(max_length=64)
     due_at: datetime = Field(sa_type=UTCDateTime)
-    first_response_at: datetime | None = _opt_time()
-    closed_at: datetime | None = _opt_time()
-    created_at: datetime = _time(index=True)
-    updated_at: datetime = _time()
+    first_response_at: datetime | None = optional_time_field()
+    closed_at: datetime | None = optional_time_field()
+    created_at: datetime = time_field(index=True)
+    updated_at: datetime = time_field()
     version: int = 1
 
 
@@ -111,7 +111,7 @@ class TicketMessage(SQLModel, table=True):
     ticket_id: str = Field(foreign_key="tickets.id", index=True, max_length=32)
     direction: str = Field(max_length=8)  # "in" from the reporter, "out" from the bot
     text: str = Field(sa_type=EncryptedText)
-    at: datetime = _time()
+    at: datetime = time_field()
     dedupe_key: str | None = Field(default=None, max_length=128)
 
 
@@ -119,7 +119,7 @@ class TicketEvent(SQLModel, table=True):
     __tablename__ = "ticket_events"
     id: int | None = Field(default=None, sa_type=BIG_ID, primary_key=True)
     ticket_id: str = Field(foreign_key="tickets.id", index=True, max_length=32)
-    at: datetime = _time()
+    at: datetime = time_field()
     actor: str = Field(max_length=64)
     kind: str = Field(max_length=32)
     from_value: str | None = Field(default=None, max_length=200)
@@ -132,7 +132,7 @@ class Note(SQLModel, table=True):
     ticket_id: str = Field(foreign_key="tickets.id", index=True, max_length=32)
     author: str = Field(max_length=64)
     text: str = Field(sa_type=EncryptedText)
-    created_at: datetime = _time()
+    created_at: datetime = time_field()
 
 
 class Referral(SQLModel, table=True):
@@ -144,9 +144,9 @@ class Referral(SQLModel, table=True):
     reason: str = Field(sa_type=EncryptedText)
     state: str = Field(max_length=16, index=True)
     created_by: str = Field(max_length=64)
-    created_at: datetime = _time()
+    created_at: datetime = time_field()
     decided_by: str | None = Field(default=None, max_length=64)
-    decided_at: datetime | None = _opt_time()
+    decided_at: datetime | None = optional_time_field()
     decision_note: str | None = Field(default=None, sa_type=EncryptedText)
 
 
@@ -161,16 +161,16 @@ class Reply(SQLModel, table=True):
     channel: str = Field(max_length=16)
     state: str = Field(max_length=16, index=True)
     attempts: int = 0
-    lease_until: datetime | None = _opt_time()
+    lease_until: datetime | None = optional_time_field()
     last_error: str | None = Field(default=None, max_length=500)
-    created_at: datetime = _time()
-    delivered_at: datetime | None = _opt_time()
+    created_at: datetime = time_field()
+    delivered_at: datetime | None = optional_time_field()
 
 
 class AuditRecord(SQLModel, table=True):
     __tablename__ = "audit_records"
     id: int | None = Field(default=None, sa_type=BIG_ID, primary_key=True)
-    at: datetime = _time(index=True)
+    at: datetime = time_field(index=True)
     actor: str = Field(max_length=64, index=True)
     action: str = Field(max_length=32)
     ticket_id: str | None = Field(default=None, max_length=32, index=True)

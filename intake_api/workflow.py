@@ -26,7 +26,7 @@ from intake_api.models import (
     TicketMessage,
     User,
 )
-from intake_api.schemas import ReporterMessageIn, TicketPatch
+from intake_api.schemas import OutboundReply, ReporterMessageIn, TicketPatch
 from intake_api.tickets import agencies_of
 
 
@@ -329,7 +329,7 @@ def claim_replies(
     caller: Caller,
     limit: int,
     channels: list[str] | None = None,
-) -> list[tuple[Reply, Ticket]]:
+) -> list[OutboundReply]:
     """Leases queued replies (and those whose lease ran out) to the calling bot process.
 
     A reply whose delivery result never comes back is handed out again after the lease, which
@@ -346,7 +346,7 @@ def claim_replies(
         .order_by(Reply.id)
         .limit(limit)
     ).all()
-    claimed: list[tuple[Reply, Ticket]] = []
+    claimed: list[OutboundReply] = []
     lease = now + timedelta(seconds=settings.reply_lease_seconds)
     for reply in candidates:
         # Compare-and-set so two bot processes never lease the same reply at once.
@@ -363,7 +363,18 @@ def claim_replies(
             ticket = session.get(Ticket, reply.ticket_id)
             assert ticket is not None
             record(session, caller.username, "deliver", ticket.id, f"reply {reply.id}")
-            claimed.append((reply, ticket))
+            claimed.append(
+                OutboundReply(
+                    id=reply.id,  # type: ignore[arg-type]
+                    ticket_id=ticket.id,
+                    reference_code=ticket.reference_code,
+                    channel=reply.channel,
+                    channel_user_id=ticket.reporter_channel_user_id,
+                    conversation_id=ticket.conversation_id,
+                    text=reply.text,
+                    attempts=reply.attempts,
+                )
+            )
     session.commit()
     return claimed
 

@@ -107,21 +107,8 @@ class InProcessTransport:
         try:
             with self._session() as session:
                 caller = self._caller(session)
-                return [
-                    {
-                        "id": reply.id,
-                        "ticket_id": ticket.id,
-                        "reference_code": ticket.reference_code,
-                        "channel": reply.channel,
-                        "channel_user_id": ticket.reporter_channel_user_id,
-                        "conversation_id": ticket.conversation_id,
-                        "text": reply.text,
-                        "attempts": reply.attempts,
-                    }
-                    for reply, ticket in claim_replies(
-                        session, self._state.settings, caller, limit, channels
-                    )
-                ]
+                claimed = claim_replies(session, self._state.settings, caller, limit, channels)
+                return [reply.model_dump() for reply in claimed]
         except OperationalError as exc:
             raise Unavailable("database") from exc
 

@@ -24,21 +24,9 @@ def claim(
         list[Channel] | None, Query(description="Only replies for these channels")
     ] = None,
 ) -> list[OutboundReply]:
-    return [
-        OutboundReply(
-            id=reply.id,  # type: ignore[arg-type]
-            ticket_id=ticket.id,
-            reference_code=ticket.reference_code,
-            channel=reply.channel,
-            channel_user_id=ticket.reporter_channel_user_id,
-            conversation_id=ticket.conversation_id,
-            text=reply.text,
-            attempts=reply.attempts,
-        )
-        for reply, ticket in claim_replies(
-            session, settings, caller, limit, [c.value for c in channel] if channel else None
-        )
-    ]
+    return claim_replies(
+        session, settings, caller, limit, [c.value for c in channel] if channel else None
+    )
 
 
 @router.post("/replies/{reply_id}/result", response_model=ReplyOut)

@@ -15,9 +15,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.local_http import LocalHTTPServer, QuietHandler
 
 TOKEN = "123456:TEST-token_abc"
 BOT_ID = 123456
@@ -47,7 +48,7 @@ class FakeTelegram:
     failures: dict[str, deque[ApiError]] = field(default_factory=dict)
     pending_updates: list[dict[str, Any]] = field(default_factory=list)
     webhook_url: str = ""
-    server: ThreadingHTTPServer | None = None
+    server: LocalHTTPServer | None = None
     _lock: threading.Condition = field(default_factory=threading.Condition)
     _next_message_id: int = 1000
     _closing: bool = False
@@ -56,8 +57,7 @@ class FakeTelegram:
     def base_url(self) -> str:
         """What `BotSettings.telegram_api_base` should be: PTB appends the token."""
         assert self.server is not None
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/bot"
+        return f"{self.server.url}/bot"
 
     # -- scripting and assertions ---------------------------------------------------------
 
@@ -153,11 +153,10 @@ class FakeTelegram:
     def start(self) -> FakeTelegram:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _handle(self) -> None:
                 parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
+                raw = self.read_body()
                 prefix, _, method = parts.path.rpartition("/")
                 if prefix != f"/bot{fake.token}":
                     status, body = (
@@ -167,27 +166,13 @@ class FakeTelegram:
                 else:
                     params = _params(parts.query, raw, self.headers.get("Content-Type", ""))
                     status, body = fake.answer(method, params)
-                payload = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client cancelled (a stopped long poll)
+                # The client may have cancelled (a stopped long poll).
+                self.send_json(status, json.dumps(body).encode(), client_may_leave=True)
 
             do_GET = _handle
             do_POST = _handle
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep test output clean
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
+        self.server = LocalHTTPServer(Handler).start()
         return self
 
     def stop(self) -> None:
@@ -195,8 +180,7 @@ class FakeTelegram:
             self._closing = True
             self._lock.notify_all()
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.stop()
 
 
 def _params(query: str, raw: bytes, content_type: str) -> dict[str, Any]:

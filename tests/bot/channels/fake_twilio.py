@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.local_http import LocalHTTPServer, QuietHandler
 
 _MESSAGES_PATH = re.compile(r"/2010-04-01/Accounts/(?P<sid>AC\w+)/Messages\.json")
 
@@ -63,13 +63,12 @@ class FakeTwilio:
     account_sid: str
     replies: deque[Reply] = field(default_factory=deque)
     requests: list[RecordedRequest] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
+    server: LocalHTTPServer | None = None
 
     @property
     def url(self) -> str:
         assert self.server is not None
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.server.url
 
     def script(self, *replies: Reply) -> None:
         self.replies.extend(replies)
@@ -98,41 +97,26 @@ class FakeTwilio:
     def start(self) -> FakeTwilio:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode() if length else ""
+                raw = self.read_body().decode()
                 form = {key: values[0] for key, values in parse_qs(raw).items()}
                 request = RecordedRequest(
                     self.command, urlsplit(self.path).path, dict(self.headers.items()), form
                 )
                 fake.requests.append(request)
                 status, body = fake.answer(request)
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.send_json(status, json.dumps(body).encode())
 
             do_GET = _handle
             do_POST = _handle
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep test output clean
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        # A short poll interval makes shutdown() (every test teardown) return at once.
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
+        self.server = LocalHTTPServer(Handler).start()
         return self
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.stop()
 
 
 def message_json(account_sid: str, form: dict[str, str]) -> dict[str, Any]:

@@ -17,9 +17,10 @@ import json
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.local_http import LocalHTTPServer, QuietHandler
 
 SEND_PATH = "/v3.0/oa/message/cs"
 TOKEN_PATH = "/v4/oa/access_token"
@@ -56,7 +57,7 @@ class FakeZalo:
     send_replies: deque[Reply] = field(default_factory=deque)
     token_replies: deque[Reply] = field(default_factory=deque)
     requests: list[RecordedRequest] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
+    server: LocalHTTPServer | None = None
     _issued: int = 0
     _sent: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,8 +65,7 @@ class FakeZalo:
     @property
     def url(self) -> str:
         assert self.server is not None
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.server.url
 
     def script_send(self, *replies: Reply) -> None:
         self.send_replies.extend(replies)
@@ -133,10 +133,9 @@ class FakeZalo:
     def start(self) -> FakeZalo:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
+                raw = self.read_body()
                 request = RecordedRequest(
                     method="POST",
                     path=urlsplit(self.path).path,
@@ -154,25 +153,11 @@ class FakeZalo:
                     request.form = {k: v[-1] for k, v in parsed.items()}
                 fake.requests.append(request)
                 reply = fake.answer(request)
-                payload = json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.send_json(reply.status, json.dumps(reply.body).encode())
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep test output clean
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        # A short poll interval makes shutdown() (every test teardown) return at once.
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
+        self.server = LocalHTTPServer(Handler).start()
         return self
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.stop()

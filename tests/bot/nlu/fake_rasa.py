@@ -8,13 +8,13 @@ request so tests can assert what the client sent.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.local_http import LocalHTTPServer, QuietHandler
 
 
 @dataclass
@@ -41,13 +41,12 @@ class FakeRasa:
 
     replies: deque[Reply] = field(default_factory=deque)
     requests: list[RecordedRequest] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
+    server: LocalHTTPServer | None = None
 
     @property
     def url(self) -> str:
         assert self.server is not None
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.server.url
 
     def script(self, *replies: Reply) -> None:
         self.replies.extend(replies)
@@ -66,11 +65,10 @@ class FakeRasa:
     def start(self) -> FakeRasa:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _handle(self) -> None:
                 parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
+                raw = self.read_body()
                 try:
                     body = json.loads(raw) if raw else None
                 except ValueError:
@@ -81,33 +79,18 @@ class FakeRasa:
                 if reply.delay_seconds:
                     time.sleep(reply.delay_seconds)
                 payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
-                try:
-                    self.send_response(reply.status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up waiting (timeout tests)
+                # The client may have given up waiting (timeout tests).
+                self.send_json(reply.status, payload, client_may_leave=True)
 
             do_GET = _handle
             do_POST = _handle
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep test output clean
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        # A short poll interval makes shutdown() (every test teardown) return at once.
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
+        self.server = LocalHTTPServer(Handler).start()
         return self
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.stop()
 
 
 def rasa_answer(

@@ -1,0 +1,74 @@
+"""A throwaway HTTP server on 127.0.0.1 for the fakes of outside platforms.
+
+`LocalHTTPServer` binds a free port, serves from a daemon thread and stops cleanly;
+`QuietHandler` is the request handler base the fakes share: no request log on stderr, the body
+read by `Content-Length`, and a JSON answer written in one go.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    def read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def send_json(self, status: int, payload: bytes, *, client_may_leave: bool = False) -> None:
+        """Answer with `payload` (already JSON-encoded, or raw bytes labelled as JSON).
+
+        With `client_may_leave`, a client that hung up first (a cancelled long poll, a timeout
+        test) is not an error.
+        """
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            if not client_may_leave:
+                raise
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean
+
+
+class LocalHTTPServer(ThreadingHTTPServer):
+    """`handler` served on 127.0.0.1 at a free port, from a background thread."""
+
+    daemon_threads = True
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return str(self.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> LocalHTTPServer:
+        # A short poll interval makes shutdown() (every test teardown) return at once.
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None

@@ -42,6 +42,8 @@ class BotRuntime:
     routers: list[APIRouter] = field(default_factory=list)
     _startups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _shutdowns: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Long-running receivers (Telegram polling on a machine without a public HTTPS URL).
+    _pollers: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
 
     async def start(self) -> None:
         for hook in self._startups:
@@ -59,6 +61,13 @@ class BotRuntime:
         await self.service.recover(timedelta(seconds=30))
 
     async def run_background(self, stop: asyncio.Event) -> None:
+        pollers = [asyncio.create_task(poll(stop)) for poll in self._pollers]
+        try:
+            await self._run_rounds(stop)
+        finally:
+            await asyncio.gather(*pollers, return_exceptions=True)
+
+    async def _run_rounds(self, stop: asyncio.Event) -> None:
         interval = max(0.2, self.settings.reply_poll_seconds)
         while not stop.is_set():
             try:
@@ -121,6 +130,8 @@ def build_runtime(
     routers_for: list[Callable[[BotService], APIRouter]] = [lambda s: webchat.router(s.converse)]
     startups: list[Callable[[], Awaitable[None]]] = []
     shutdowns: list[Callable[[], Awaitable[None]]] = []
+    pollers: list[Callable[[asyncio.Event], Awaitable[None]]] = []
+    service_ref: list[BotService] = []  # the pollers need the service built below
 
     if settings.telegram_token:
         from bot.channels.telegram import TelegramChannel
@@ -128,12 +139,14 @@ def build_runtime(
         telegram = TelegramChannel(settings)
         channels["telegram"] = telegram
         routers_for.append(lambda s: telegram.router(s.accept))
-        webhook = f"{settings.public_base_url.rstrip('/')}/telegram/webhook"
-        startups.append(
-            lambda: telegram.start(
-                webhook if settings.public_base_url.startswith("https") else None
-            )
-        )
+        # Telegram only calls HTTPS webhooks; without a public HTTPS URL (a local run) the bot
+        # polls getUpdates instead.
+        if settings.public_base_url.startswith("https://"):
+            webhook = f"{settings.public_base_url.rstrip('/')}/telegram/webhook"
+            startups.append(lambda: telegram.start(webhook))
+        else:
+            startups.append(telegram.start)
+            pollers.append(lambda stop: telegram.run_polling(service_ref[0].accept, stop))
         shutdowns.append(telegram.stop)
     if settings.zalo_app_id and settings.zalo_oa_secret_key:
         from bot.channels.zalo import ZaloChannel
@@ -164,6 +177,7 @@ def build_runtime(
         channels,
         RateLimiter(engine, settings.rate_limit_messages, settings.rate_limit_window_seconds),
     )
+    service_ref.append(service)
     replies = ReplyDelivery(
         engine,
         transport,
@@ -181,4 +195,5 @@ def build_runtime(
         routers=[make(service) for make in routers_for],
         _startups=startups,
         _shutdowns=shutdowns,
+        _pollers=pollers,
     )

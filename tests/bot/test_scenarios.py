@@ -314,3 +314,22 @@ async def test_erase_command_deletes_the_bots_messages_on_telegram(harness: Harn
     await harness.telegram_says(1, "xin chào", chat_id=777004)
     await harness.telegram_says(2, "/xoa", chat_id=777004)
     assert harness.telegram.calls_of("deleteMessage")
+
+
+async def test_local_run_polls_telegram_and_answers_without_a_webhook(harness: Harness) -> None:
+    import asyncio
+
+    harness.telegram.queue_update(text_update(900, "cuu toi, bi giu o Campuchia", chat_id=777005))
+    stop = asyncio.Event()
+    worker = asyncio.create_task(harness.runtime.run_background(stop))
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        await harness.settle()
+        if _sent_texts(harness.telegram, 777005):
+            break
+    stop.set()
+    await worker
+    assert harness.telegram.calls_of("deleteWebhook")
+    (ticket,) = harness.tickets()
+    assert ticket.priority == "P1" and ticket.channel == "telegram"
+    assert ticket.reference_code in _sent_texts(harness.telegram, 777005)[0]

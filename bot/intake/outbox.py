@@ -104,6 +104,12 @@ class Outbox:
             self._retry_later(item, str(exc))
             return "down"
         except Rejected as exc:
+            if exc.status in (401, 403):
+                # The bot's token or account is wrong: a configuration fault, not the tip's.
+                # Keep retrying so nothing is lost once an operator fixes it.
+                log.error("intake_api_refuses_the_bot", status=exc.status, outbox_id=item.id)
+                self._retry_later(item, f"{exc.status}: {exc.detail}")
+                return "down"
             # Kept, not dropped: a tip the API refuses is a bug to fix, never data to lose.
             self._finish(item, "failed", f"{exc.status}: {exc.detail}"[:500])
             log.error(

@@ -198,7 +198,7 @@ class SmsChannel:
             raise DeliveryError("An SMS needs a non-empty body.", permanent=True)
         segments, enc = count_segments(body), encoding(body)
         if len(body) > MAX_BODY_CHARACTERS:
-            log.warning("sms body over %s characters; Twilio will refuse it", MAX_BODY_CHARACTERS)
+            log.warning("sms over %s characters; Twilio will refuse it", MAX_BODY_CHARACTERS)
         try:
             sent = await asyncio.to_thread(
                 self._client.messages.create, to=message.recipient_id, from_=self._from, body=body

@@ -381,7 +381,7 @@ def _from_message(update_id: int, message: Message) -> InboundMessage | None:
     # A photo's caption is the words of a tip; the photo itself is not carried (yet).
     text = message.text if message.text is not None else message.caption
     if text is None:
-        log.info("telegram update %d ignored: no text, location or contact", update_id)
+        log.info("telegram update %d ignored: nothing the bot can read", update_id)
         return None
     return InboundMessage(CHANNEL, sender_id, message_id, text=text)
 

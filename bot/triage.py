@@ -38,15 +38,21 @@ class TriageRules:
     p1_minimum: tuple[str, ...]
     case_intents: frozenset[str]
     concrete_entities: frozenset[str]
+    already_safe: frozenset[tuple[str, ...]] = frozenset()
+    negations: frozenset[str] = frozenset()
 
     @classmethod
     def from_dir(cls, data_dir: Path) -> TriageRules:
         raw = yaml.safe_load((data_dir / KEYWORDS_FILE).read_text(encoding="utf-8")) or {}
         normalizer = Normalizer(Teencode.from_file(data_dir / TEENCODE_FILE))
+
+        def words(phrase: object) -> tuple[str, ...]:
+            return tuple(t.plain for t in normalizer(str(phrase)).tokens)
+
         danger: dict[tuple[str, ...], str] = {}
         for kind, phrases in (raw.get("danger") or {}).items():
             for phrase in phrases or []:
-                key = tuple(t.plain for t in normalizer(str(phrase)).tokens)
+                key = words(phrase)
                 if key:
                     danger.setdefault(key, str(kind))
         return cls(
@@ -62,11 +68,15 @@ class TriageRules:
             p1_minimum=tuple(raw.get("p1_minimum") or []),
             case_intents=frozenset(raw.get("case_intents") or []),
             concrete_entities=frozenset(raw.get("concrete_entities") or []),
+            already_safe=frozenset(k for k in map(words, raw.get("already_safe") or []) if k),
+            negations=frozenset(
+                w for p in raw.get("already_safe_negations") or [] for w in words(p)
+            ),
         )
 
     def danger_signs(self, text: str) -> list[str]:
         """Kinds of danger named in the text, in the order of the configuration file."""
-        tokens = [t.plain for t in self.normalizer(text).tokens]
+        tokens = self._without_past_rescues([t.plain for t in self.normalizer(text).tokens])
         kinds: set[str] = set()
         for i in range(len(tokens)):
             for n in range(1, min(self.max_phrase, len(tokens) - i) + 1):
@@ -76,6 +86,17 @@ class TriageRules:
         if any(s in text for s in self.symbols):
             kinds.add("urgent")
         return sorted(kinds)
+
+    def _without_past_rescues(self, tokens: list[str]) -> list[str]:
+        """Blanks the words of phrases telling of a rescue already done, unless negated."""
+        masked = list(tokens)
+        for phrase in self.already_safe:
+            n = len(phrase)
+            for i in range(len(tokens) - n + 1):
+                negated = i > 0 and tokens[i - 1] in self.negations
+                if tuple(tokens[i : i + n]) == phrase and not negated:
+                    masked[i : i + n] = [""] * n
+        return masked
 
 
 @lru_cache(maxsize=4)

@@ -155,3 +155,13 @@ def test_default_rules_and_history(rules: TriageRules) -> None:
         "agencies": [],
         "reasons": ["greet, no danger signs"],
     }
+
+
+def test_a_rescue_already_done_is_not_danger_now_but_a_negated_one_is() -> None:
+    from bot.triage import load_rules
+
+    rules = load_rules()
+    assert rules.danger_signs("em mới được giải cứu về, giờ cần hỗ trợ học nghề") == []
+    assert rules.danger_signs("em da duoc giai cuu ve nha, can ho tro vay von") == []
+    assert "urgent" in rules.danger_signs("con tôi vẫn chưa được giải cứu")
+    assert "held" in rules.danger_signs("em được giải cứu về nhưng bạn em vẫn bị nhốt")

@@ -34,7 +34,7 @@ test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-rasa: $(DEV_STAMP)
-	$(BIN)/python bench/rasa_env.py test
+	$(BIN)/python bench/rasa_server.py test
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/nlu_bench.py

@@ -282,8 +282,8 @@ def normalise_rasa_parse(
     - `intent_ranking` is kept, with the same renaming, one entry per name, best first.
     - Entities keep start/end/value/extractor (and Rasa's confidence, role, group, processors);
       their `text` is the slice of the original input; entities whose offsets do not fit the
-      input are dropped rather than passed on with wrong positions, and the same label on the
-      same span from a second extractor (DIET and RegexEntityExtractor often agree) is dropped.
+      input are dropped rather than passed on with wrong positions, and of entities with the
+      same label on overlapping spans (DIET and RegexEntityExtractor) only the longest is kept.
 
     Raises RasaUnavailable when the answer is not a Rasa parse at all.
     """
@@ -313,14 +313,18 @@ def normalise_rasa_parse(
     raw_entities = body.get("entities") or []
     if not isinstance(raw_entities, list):
         raise RasaUnavailable(f"{source} answered /model/parse with malformed entities")
+    found = [e for e in (_entity_entry(item, text, spans) for item in raw_entities) if e]
+    # Same label on overlapping spans: DIET and RegexEntityExtractor often both find a phone
+    # number, DIET sometimes only part of it ("0912 345" of "0912 345 678"). The longest span
+    # is kept (the first one on a tie, in Rasa's order).
     entities: list[dict[str, Any]] = []
-    seen_spans: set[tuple[str, int, int]] = set()
-    for entity in (_entity_entry(item, text, spans) for item in raw_entities):
-        if entity is None:
-            continue
-        span = (entity["entity"], entity["start"], entity["end"])
-        if span not in seen_spans:
-            seen_spans.add(span)
+    for entity in sorted(found, key=lambda e: e["start"] - e["end"]):
+        if not any(
+            kept["entity"] == entity["entity"]
+            and kept["start"] < entity["end"]
+            and entity["start"] < kept["end"]
+            for kept in entities
+        ):
             entities.append(entity)
     entities.sort(key=lambda e: (e["start"], e["end"]))
     return {"text": text, "intent": intent, "intent_ranking": ranking, "entities": entities}
@@ -355,11 +359,13 @@ def _entity_entry(
     if span is None or not 0 <= span[0] < span[1] <= len(text):
         return None
     start, end = span
-    value = raw.get("value")
     surface = text[start:end]
+    value = canonical_value(label, raw.get("value", surface), surface)
+    if value is None:
+        return None
     entity: dict[str, Any] = {
         "entity": label,
-        "value": canonical_value(label, value if value is not None else surface, surface),
+        "value": value,
         "start": start,
         "end": end,
         "text": surface,
@@ -376,14 +382,15 @@ def canonical_value(label: str, value: Any, surface: str) -> Any:
 
     Rasa's extractors give the matched text (or a synonym's value): `0912 345 678` rather than
     `+84912345678`, `tip-7k3q9` rather than `TIP-7K3Q9`, `16 tuổi` rather than `16`. Triage and
-    the intake API compare these values, so both backends must give the same form.
+    the intake API compare these values, so both backends must give the same form. None means
+    the span is not what the label says (DIET marking a lone "3" as a phone): it is dropped.
     """
     if label == "phone":
         phones = find_phones(surface)
-        return phones[0].e164 if len(phones) == 1 else value
+        return phones[0].e164 if len(phones) == 1 else None
     if label == "reference_code":
         code = _REFERENCE_CODE_RE.fullmatch(surface.strip())
-        return f"TIP-{code.group(1).upper()}" if code else value
+        return f"TIP-{code.group(1).upper()}" if code else None
     if label in ("age", "person_count") and isinstance(value, str):
         number = _FIRST_NUMBER_RE.search(value)
         return number.group() if number else value

@@ -217,6 +217,49 @@ def test_entities_with_offsets_outside_the_text_are_dropped(fake: FakeRasa) -> N
     ]
 
 
+def test_of_overlapping_entities_with_one_label_the_longest_is_kept(fake: FakeRasa) -> None:
+    text = "sdt 0912 345 678, 2 nguoi"
+    fake.script(
+        Reply(
+            body=rasa_answer(
+                text,
+                "report_trafficking",
+                0.9,
+                entities=[
+                    {"entity": "phone", "start": 4, "end": 12, "extractor": "DIETClassifier"},
+                    {"entity": "person_count", "start": 18, "end": 19, "value": "2"},
+                    {"entity": "phone", "start": 4, "end": 16, "extractor": "RegexEntityExtractor"},
+                ],
+            )
+        )
+    )
+    with RasaNLU(url=fake.url, retries=0, **FAST) as nlu:
+        entities = nlu.parse(text)["entities"]
+    assert [(e["entity"], e["text"], e["value"]) for e in entities] == [
+        ("phone", "0912 345 678", "+84912345678"),
+        ("person_count", "2", "2"),
+    ]
+
+
+def test_phone_or_reference_code_that_is_not_one_is_dropped(fake: FakeRasa) -> None:
+    text = "o tang 3, ma TIP-1"
+    fake.script(
+        Reply(
+            body=rasa_answer(
+                text,
+                "request_rescue",
+                0.9,
+                entities=[
+                    {"entity": "phone", "start": 7, "end": 8, "extractor": "DIETClassifier"},
+                    {"entity": "reference_code", "start": 13, "end": 18},
+                ],
+            )
+        )
+    )
+    with RasaNLU(url=fake.url, retries=0, **FAST) as nlu:
+        assert nlu.parse(text)["entities"] == []
+
+
 def test_text_starting_with_slash_is_not_read_as_an_intent_literal(fake: FakeRasa) -> None:
     # Rasa would answer "/request_rescue" with intent request_rescue, confidence 1.0.
     text = " /request_rescue o cam"

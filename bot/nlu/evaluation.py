@@ -18,16 +18,10 @@ def _ratio(num: float, den: float) -> float:
     return num / den if den else 0.0
 
 
-def per_label_scores(gold: Sequence[str], pred: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Precision, recall, F1 and support of every label seen in gold or predictions."""
-    if len(gold) != len(pred):
-        raise ValueError("gold and predictions differ in length")
-    tp: Counter[str] = Counter()
-    n_gold: Counter[str] = Counter(gold)
-    n_pred: Counter[str] = Counter(pred)
-    for g, p in zip(gold, pred, strict=True):
-        if g == p:
-            tp[g] += 1
+def _scores_from_counts(
+    tp: Mapping[str, int], n_pred: Mapping[str, int], n_gold: Mapping[str, int]
+) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 and support per label, from true positives and the two totals."""
     scores: dict[str, dict[str, float]] = {}
     for label in sorted(set(n_gold) | set(n_pred)):
         precision = _ratio(tp[label], n_pred[label])
@@ -38,6 +32,20 @@ def per_label_scores(gold: Sequence[str], pred: Sequence[str]) -> dict[str, dict
             "f1": _f1(precision, recall),
             "support": n_gold[label],
         }
+    return scores
+
+
+def per_label_scores(gold: Sequence[str], pred: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 and support of every label seen in gold or predictions."""
+    if len(gold) != len(pred):
+        raise ValueError("gold and predictions differ in length")
+    tp: Counter[str] = Counter()
+    n_gold: Counter[str] = Counter(gold)
+    n_pred: Counter[str] = Counter(pred)
+    for g, p in zip(gold, pred, strict=True):
+        if g == p:
+            tp[g] += 1
+    scores = _scores_from_counts(tp, n_pred, n_gold)
     return scores
 
 
@@ -104,16 +112,7 @@ def entity_report(
                     used.add(i)
                     tp[p["entity"]] += 1
                     break
-    per_entity: dict[str, dict[str, float]] = {}
-    for name in sorted(set(n_gold) | set(n_pred)):
-        precision = _ratio(tp[name], n_pred[name])
-        recall = _ratio(tp[name], n_gold[name])
-        per_entity[name] = {
-            "precision": precision,
-            "recall": recall,
-            "f1": _f1(precision, recall),
-            "support": n_gold[name],
-        }
+    per_entity = _scores_from_counts(tp, n_pred, n_gold)
     precision = _ratio(sum(tp.values()), sum(n_pred.values()))
     recall = _ratio(sum(tp.values()), sum(n_gold.values()))
     return {

@@ -33,6 +33,9 @@ class TicketDraft:
     name: str | None = None
     anonymous: bool = False
     consent_to_contact: bool = False
+    # The inbound message that completed the report: processing it again (after a crash) must
+    # find the same ticket, not file a second one.
+    source_message_id: str | None = None
 
 
 @dataclass

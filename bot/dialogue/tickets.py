@@ -77,6 +77,7 @@ def file_ticket(
         phone=None if anonymous else phone,
         anonymous=anonymous,
         consent_to_contact=consent and not anonymous,
+        source_message_id=ctx.msg.message.message_id,
     )
     try:
         code = ctx.services.intake.submit_ticket(draft)

@@ -7,6 +7,7 @@ API is down.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict
 from typing import Any
 
@@ -67,13 +68,27 @@ class IntakeClient:
         self.outbox = outbox
 
     def submit_ticket(self, draft: TicketDraft) -> str:
+        if draft.source_message_id:
+            source = f"{draft.conversation_id}:{draft.source_message_id}"
+            key = "bot:" + hashlib.sha256(source.encode()).hexdigest()[:48]
+            filed = self._filed_with(key)
+            if filed is not None:
+                # The same message processed again (a crash before its answer was saved).
+                self.outbox.deliver_pending(reference_code=filed)
+                return filed
         code = new_reference_code()
-        key = f"bot:{draft.conversation_id}:{code}"
+        if not draft.source_message_id:
+            key = f"bot:{draft.conversation_id}:{code}"
         with Session(self._engine) as session:
             enqueue(session, "create", code, key, intake_body(draft, code))
             session.commit()
         self.outbox.deliver_pending(reference_code=code)
         return code
+
+    def _filed_with(self, key: str) -> str | None:
+        with Session(self._engine) as session:
+            item = session.exec(select(OutboxItem).where(OutboxItem.idempotency_key == key)).first()
+            return item.reference_code if item is not None else None
 
     def update_ticket(self, reference_code: str, update: TicketUpdate) -> None:
         key = f"bot:append:{reference_code}:{update.message_id}"[:100]

@@ -112,3 +112,18 @@ def test_unknown_code_and_api_down_are_told_apart(
     transport.down = True
     with pytest.raises(IntakeUnavailable):
         client.lookup_status("TIP-ZZZZZ")
+
+
+def test_the_same_message_processed_again_finds_its_ticket_instead_of_filing_another(
+    api_state: AppState, transport: SwitchableTransport
+) -> None:
+    client = _client(api_state, transport)
+    draft = _draft()
+    draft.source_message_id = "tg:777:42"
+    first = client.submit_ticket(draft)
+    # A crash lost the conversation state; the stored message is processed again.
+    assert client.submit_ticket(draft) == first
+    assert _tickets(api_state) == 1
+    other = _draft()
+    other.source_message_id = "tg:777:43"
+    assert client.submit_ticket(other) != first

@@ -23,11 +23,15 @@ tokens_app = typer.Typer(
 )
 keys_app = typer.Typer(help="Encryption keys for personal data.", no_args_is_help=True)
 tickets_app = typer.Typer(help="A quick look at tickets from the server.", no_args_is_help=True)
+outbox_app = typer.Typer(
+    help="Tickets and messages the bot has not yet delivered to the API.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(keys_app, name="keys")
 app.add_typer(tickets_app, name="tickets")
+app.add_typer(outbox_app, name="outbox")
 app.add_typer(nlu_app, name="nlu")
 
 
@@ -249,6 +253,36 @@ def tokens_issue(
             return
         token = issue_token(session, user, timedelta(days=days), label=label or "cli")
     typer.echo(token)
+
+
+@outbox_app.command("list")
+def outbox_list() -> None:
+    """What waits or was refused: id, kind, code, state, attempts, last error (no message text)."""
+    from bot.intake.outbox import stuck_items
+    from intake_api.migrate import upgrade
+
+    engine = _engine()
+    upgrade(engine)
+    items = stuck_items(engine)
+    for item in items:
+        typer.echo(
+            f"{item.id:>6}  {item.kind:<6} {item.reference_code}  {item.state:<8} "
+            f"attempts={item.attempts}  {item.last_error or ''}"
+        )
+    typer.echo(f"{len(items)} not delivered")
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    ids: Annotated[
+        list[int] | None, typer.Argument(help="Item ids; none: every refused item")
+    ] = None,
+) -> None:
+    """Put refused items back in line once the cause is fixed; the bot delivers them next round."""
+    from bot.intake.outbox import requeue
+
+    count = requeue(_engine(), ids or None)
+    typer.echo(f"{count} item(s) queued again")
 
 
 @keys_app.command("generate")

@@ -145,3 +145,32 @@ class Outbox:
                 row.delivered_at = utcnow()
             session.add(row)
             session.commit()
+
+
+def stuck_items(engine: Engine) -> list[OutboxItem]:
+    """Items the API refused or that still wait, oldest first, for an operator to look at."""
+    with Session(engine, expire_on_commit=False) as session:
+        return list(
+            session.exec(
+                select(OutboxItem)
+                .where(col(OutboxItem.state) != "delivered")
+                .order_by(col(OutboxItem.id))
+            ).all()
+        )
+
+
+def requeue(engine: Engine, ids: list[int] | None) -> int:
+    """Puts refused items back in line (after the cause was fixed); all of them when ids is None."""
+    with Session(engine) as session:
+        stmt = select(OutboxItem).where(OutboxItem.state == "failed")
+        if ids is not None:
+            stmt = stmt.where(col(OutboxItem.id).in_(ids))
+        rows = session.exec(stmt).all()
+        for row in rows:
+            row.state = "pending"
+            row.attempts = 0
+            row.next_attempt_at = utcnow()
+            row.leased_until = None
+            session.add(row)
+        session.commit()
+        return len(rows)

@@ -127,3 +127,22 @@ def test_the_same_message_processed_again_finds_its_ticket_instead_of_filing_ano
     other = _draft()
     other.source_message_id = "tg:777:43"
     assert client.submit_ticket(other) != first
+
+
+def test_a_refused_item_is_kept_listed_and_can_be_sent_again(
+    api_state: AppState, transport: SwitchableTransport
+) -> None:
+    from bot.intake.outbox import requeue, stuck_items
+
+    client = _client(api_state, transport)
+    api_state.settings.provinces.remove("Nghệ An")  # a configuration mistake refuses the tip
+    code = client.submit_ticket(_draft())
+    (item,) = stuck_items(api_state.engine)
+    assert item.state == "failed" and "Nghệ An" in (item.last_error or "")
+    assert _tickets(api_state) == 0
+    api_state.settings.provinces.append("Nghệ An")  # fixed
+    assert requeue(api_state.engine, None) == 1
+    assert client.outbox.deliver_pending() == 1
+    with Session(api_state.engine) as session:
+        assert session.exec(select(Ticket.reference_code)).one() == code
+    assert stuck_items(api_state.engine) == []

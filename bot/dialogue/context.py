@@ -35,6 +35,9 @@ class Context:
     services: Services
     # Triage of the whole conversation including this message; None when triage failed.
     triage: dict[str, Any] | None
+    # Triage of the parses from sequence number `seq` on: a flow's own ticket (a support request
+    # after a police report) is triaged on what was said for it, not on the whole conversation.
+    triage_from: Callable[[int], dict[str, Any] | None] = lambda seq: None
 
     def say(self, key: str, quick: Sequence[str] = (), **fields: Any) -> BotReply:
         """The reply `key` from the wording file; `quick` names quick_replies.* labels."""

@@ -90,7 +90,13 @@ class Dialogue:
         conv = Conversation.from_dict(state)
         msg = Incoming.of(message, conversation_id, self._parse(msg.text))
         conv.record_in(msg.record_text, _iso(message.received_at), msg.parse, answer_intent(conv))
-        ctx = Context(conv=conv, msg=msg, services=self._services, triage=self._triage_of(conv))
+        ctx = Context(
+            conv=conv,
+            msg=msg,
+            services=self._services,
+            triage=self._triage_of(conv),
+            triage_from=lambda seq: self._triage_of(conv, since=seq),
+        )
         replies = route(ctx) or [self._fallback]
         conv.record_out([r.text for r in replies], _iso(self._services.clock()))
         log.info("dialogue.turn intent=%s flow=%s step=%s", msg.intent, conv.flow, conv.step)
@@ -109,9 +115,9 @@ class Dialogue:
             return _empty_parse(text)
         return {**parse, "text": text}
 
-    def _triage_of(self, conv: Conversation) -> dict[str, Any] | None:
+    def _triage_of(self, conv: Conversation, since: int = 0) -> dict[str, Any] | None:
         try:
-            result = self._triage(conv.current_parse(), conv.history())
+            result = self._triage(conv.current_parse(), conv.history(since))
         except Exception as exc:
             log.error("dialogue.triage_failed error=%s", type(exc).__name__)
             return None

@@ -98,7 +98,8 @@ def _new_message(ctx: Context) -> list[BotReply]:
     if intent in REPORT_INTENTS:
         return _append(ctx, target) if target else tip.start(ctx)
     if intent == "request_support":
-        return _append(ctx, target) if target else support.start(ctx)
+        # A need for support is DOLISA's work: its own ticket, even beside a police report.
+        return support.start(ctx)
     if intent == "check_offer":
         return offer.start(ctx)
     if intent in QUESTION_INTENTS:

@@ -119,9 +119,10 @@ class Conversation:
             self.transcript.append({"direction": "out", "text": text, "at": at})
         del self.transcript[:-MAX_TRANSCRIPT_LINES]
 
-    def history(self) -> list[dict[str, Any]]:
-        """Earlier parses, oldest first, without the current one (triage's `history`)."""
-        return [_public(p) for p in self.parses[:-1]]
+    def history(self, since: int = 0) -> list[dict[str, Any]]:
+        """Earlier parses from sequence number `since` on, oldest first, without the current
+        one (triage's `history`)."""
+        return [_public(p) for p in self.parses[:-1] if int(p.get("n", -1)) >= since]
 
     def current_parse(self) -> dict[str, Any]:
         return _public(self.parses[-1]) if self.parses else {}

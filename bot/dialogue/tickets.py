@@ -34,10 +34,11 @@ _FALLBACK_TRIAGE: dict[str, dict[str, Any]] = {
 _PRIORITY_RANK = {"P1": 1, "P2": 2, "P3": 3}
 
 
-def ticket_triage(ctx: Context, kind: str) -> dict[str, Any]:
-    """The conversation's triage for a ticket of `kind`, never without priority or agency."""
+def ticket_triage(ctx: Context, kind: str, since: int = 0) -> dict[str, Any]:
+    """The triage of what was said from parse `since` on, for a ticket of `kind`; never
+    without priority or agency."""
     fallback = _FALLBACK_TRIAGE[kind]
-    found = ctx.triage
+    found = ctx.triage if since == 0 else ctx.triage_from(since) or ctx.triage
     if not found or not found.get("agencies") or found.get("priority") not in _PRIORITY_RANK:
         reason = "triage unavailable" if not found else "triage gave no agency"
         log.warning("dialogue.triage_fallback kind=%s reason=%s", kind, reason)
@@ -63,7 +64,7 @@ def file_ticket(
 ) -> str | None:
     """Files the conversation as one ticket; returns its code, or None (retried later)."""
     conv = ctx.conv
-    triage = ticket_triage(ctx, kind)
+    triage = ticket_triage(ctx, kind, since)
     entities = conv.entities_since(since)
     draft = TicketDraft(
         channel=ctx.msg.message.channel,

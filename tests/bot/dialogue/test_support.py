@@ -50,3 +50,20 @@ def test_an_answer_the_nlu_misreads_does_not_reroute_the_request(bot):
     answer = bot.state["parses"][1]
     assert answer["intent"]["name"] == "request_support"
     assert answer["nlu_intent"] == "report_trafficking" and answer["answer_to"] == "ask_need"
+
+
+def test_a_support_request_after_a_report_gets_its_own_dolisa_ticket(bot):
+    bot.nlu.add("nha ben canh co nguoi dua con gai sang tq", "report_trafficking", 0.9)
+    bot.send("nha ben canh co nguoi dua con gai sang tq")
+    for _ in range(6):  # skip every tip question until the report is filed
+        if bot.intake.submitted:
+            break
+        bot.send("bo qua")
+    assert len(bot.intake.submitted) == 1
+    bot.nlu.add("em can ho tro cho o", "request_support", 0.9)
+    bot.send("em can ho tro cho o")
+    bot.send("bo qua")
+    bot.send("bo qua")
+    bot.send("bo qua")
+    assert len(bot.intake.submitted) == 2
+    assert bot.intake.submitted[1][1].triage["agencies"] == ["dolisa"]

@@ -90,6 +90,8 @@ def _new_message(ctx: Context) -> list[BotReply]:
         if target:
             return _append(ctx, target)
         return smalltalk.location_without_context(ctx)
+    if msg.says(ctx.keywords("start")):
+        return [ctx.say("smalltalk.greet")]
     intent = msg.intent
     if msg.confidence < ctx.services.low_confidence_threshold:
         return _append(ctx, target) if target else smalltalk.not_understood(ctx)

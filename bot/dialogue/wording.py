@@ -96,6 +96,7 @@ REQUIRED_TEXTS: tuple[str, ...] = (
 # Lists of what people type, matched on the folded (diacritic-free, lower-case) text.
 REQUIRED_KEYWORDS: tuple[str, ...] = (
     "erase",
+    "start",
     "skip",
     "anonymous",
     "message_only",

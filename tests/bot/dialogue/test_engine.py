@@ -194,3 +194,9 @@ def test_respond_accepts_a_naive_timestamp():
     )
     turn = bot.dialogue.respond({}, message, "c")
     assert turn.state["transcript"][0]["at"].endswith("+00:00")
+
+
+def test_opening_the_chat_is_greeted_not_refused(bot):
+    bot.nlu.add("/start", "out_of_scope", 0.9)
+    turn = bot.send("/start")
+    assert bot.texts(turn) == [bot.says("smalltalk.greet")]

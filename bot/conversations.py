@@ -61,6 +61,8 @@ class ConversationStore:
                 extra["location"] = list(message.location)
             if message.phone is not None:
                 extra["phone"] = message.phone
+            if message.attachment is not None:
+                extra["attachment"] = message.attachment
             session.add(
                 InboundRecord(
                     message_key=f"{message.channel}:{message.message_id}"[:200],

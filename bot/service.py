@@ -174,5 +174,6 @@ def _message_from(record: InboundRecord, sender_id: str) -> InboundMessage:
         text=record.text,
         location=(float(location[0]), float(location[1])) if location else None,
         phone=extra.get("phone"),
+        attachment=extra.get("attachment"),
         received_at=received,
     )

@@ -23,6 +23,9 @@ class InboundMessage:
     location: tuple[float, float] | None = None
     # A phone number the platform vouches for (SMS sender, Telegram contact share), E.164.
     phone: str | None = None
+    # Media the bot cannot read (a photo without caption, a voice note, a sticker, a file): its
+    # kind, so the person is still answered and staff learn something was sent.
+    attachment: str | None = None
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 

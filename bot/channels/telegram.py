@@ -381,9 +381,26 @@ def _from_message(update_id: int, message: Message) -> InboundMessage | None:
     # A photo's caption is the words of a tip; the photo itself is not carried (yet).
     text = message.text if message.text is not None else message.caption
     if text is None:
-        log.info("telegram update %d ignored: nothing the bot can read", update_id)
-        return None
+        kind = _media_kind(message)
+        if kind is None:
+            log.info("telegram update %d ignored: nothing the bot can read", update_id)
+            return None
+        return InboundMessage(CHANNEL, sender_id, message_id, attachment=kind)
     return InboundMessage(CHANNEL, sender_id, message_id, text=text)
+
+
+def _media_kind(message: Message) -> str | None:
+    if message.photo:
+        return "photo"
+    if message.voice is not None or message.audio is not None:
+        return "voice"
+    if message.video is not None or message.video_note is not None:
+        return "video"
+    if message.sticker is not None:
+        return "sticker"
+    if message.document is not None:
+        return "file"
+    return None
 
 
 def _from_contact(sender_id: str, message_id: str, message: Message) -> InboundMessage | None:

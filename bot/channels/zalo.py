@@ -145,15 +145,29 @@ def _parse_image(event: Mapping[str, Any]) -> InboundMessage | None:
     sender_id, message = _sender_and_message(event)
     caption = _caption(message)
     if caption is None:
-        # The contract carries no attachments, so a bare image has nothing to hand on.
-        return None
+        return _inbound(sender_id, message, text=None, attachment="photo")
     return _inbound(sender_id, message, text=caption)
+
+
+def _media(kind: str) -> Callable[[Mapping[str, Any]], InboundMessage | None]:
+    """Media the bot cannot read: passed on by kind so the person is still answered."""
+
+    def parse(event: Mapping[str, Any]) -> InboundMessage | None:
+        sender_id, message = _sender_and_message(event)
+        return _inbound(sender_id, message, text=_caption(message), attachment=kind)
+
+    return parse
 
 
 _MESSAGE_PARSERS = {
     "user_send_text": _parse_text,
     "user_send_location": _parse_location,
     "user_send_image": _parse_image,
+    "user_send_audio": _media("voice"),
+    "user_send_video": _media("video"),
+    "user_send_file": _media("file"),
+    "user_send_sticker": _media("sticker"),
+    "user_send_gif": _media("sticker"),
 }
 
 
@@ -174,11 +188,17 @@ def _inbound(
     *,
     text: str | None,
     location: tuple[float, float] | None = None,
+    attachment: str | None = None,
 ) -> InboundMessage:
     msg_id = _id(message.get("msg_id"))
     assert msg_id is not None  # checked by _sender_and_message
     return InboundMessage(
-        channel=CHANNEL, sender_id=sender_id, message_id=msg_id, text=text, location=location
+        channel=CHANNEL,
+        sender_id=sender_id,
+        message_id=msg_id,
+        text=text,
+        location=location,
+        attachment=attachment,
     )
 
 

@@ -88,7 +88,8 @@ class Dialogue:
             erased = self._services.wording.text("erase.done", **self._services.hotlines)
             return Turn(replies=[BotReply(erased)], state={}, erase=True)
         conv = Conversation.from_dict(state)
-        msg = Incoming.of(message, conversation_id, self._parse(msg.text))
+        note = self._services.wording.text("media.note") if message.attachment else ""
+        msg = Incoming.of(message, conversation_id, self._parse(msg.text), media_note=note)
         conv.record_in(msg.record_text, _iso(message.received_at), msg.parse, answer_intent(conv))
         ctx = Context(
             conv=conv,

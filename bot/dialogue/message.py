@@ -31,11 +31,24 @@ class Incoming:
     text: str  # exactly as received; "" when the message had none (a location share)
     folded: str
     parse: dict[str, Any]
+    # Stands in the transcript for media the bot cannot read ("[a photo was sent]").
+    media_note: str = ""
 
     @classmethod
-    def of(cls, message: InboundMessage, conversation_id: str, parse: dict[str, Any]) -> Incoming:
+    def of(
+        cls,
+        message: InboundMessage,
+        conversation_id: str,
+        parse: dict[str, Any],
+        media_note: str = "",
+    ) -> Incoming:
         text = storable(message.text) if isinstance(message.text, str) else ""
-        return cls(message, conversation_id, text, fold(text), parse)
+        return cls(message, conversation_id, text, fold(text), parse, media_note)
+
+    @property
+    def is_media_only(self) -> bool:
+        """A photo, voice note, sticker or file with no words and no location."""
+        return bool(self.message.attachment) and not self.text.strip() and self.location is None
 
     @property
     def intent(self) -> str:
@@ -90,7 +103,7 @@ class Incoming:
     @property
     def record_text(self) -> str:
         """What goes into the transcript and ticket updates for this message."""
-        parts = [p for p in (self.text.strip(), self.location_text) if p]
+        parts = [p for p in (self.text.strip(), self.location_text, self.media_note) if p]
         return "\n".join(parts)
 
     def says(self, phrases: tuple[str, ...]) -> bool:

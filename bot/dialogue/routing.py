@@ -59,6 +59,13 @@ def route(ctx: Context) -> list[BotReply]:
     if _danger_now(ctx):
         return [*replies, *rescue.start(ctx)]
     conv = ctx.conv
+    if ctx.msg.is_media_only:
+        # Nothing the bot can read, but the person sent something: answer, and let staff on an
+        # open ticket know (the question, if any, stays open).
+        target = conv.attached or conv.ticket
+        if target:
+            tickets.append_message(ctx, target)
+        return [*replies, ctx.say("media.reply")]
     if conv.step and not ctx.msg.record_text:
         # Nothing to read (a sticker, a photo without caption): the question stays open.
         return [*replies, *smalltalk.not_understood(ctx)]

@@ -24,6 +24,8 @@ RESPONSES_FILE = "responses.yml"
 # Keys the flows render. Kept here, in one list, so the loader can refuse an incomplete file.
 REQUIRED_TEXTS: tuple[str, ...] = (
     "staff.reply",
+    "media.reply",
+    "media.note",
     "rescue.first",
     "rescue.first_no_code",
     "rescue.safety",

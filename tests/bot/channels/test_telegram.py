@@ -351,6 +351,40 @@ async def test_edited_message_is_ignored(
     assert handler.messages == []
 
 
+@pytest.mark.parametrize(
+    ("field", "payload", "kind"),
+    [
+        ("photo", [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}], "photo"),
+        ("voice", {"file_id": "v1", "file_unique_id": "u2", "duration": 3}, "voice"),
+        (
+            "sticker",
+            {
+                "file_id": "s1",
+                "file_unique_id": "u3",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            },
+            "sticker",
+        ),
+    ],
+)
+async def test_media_without_words_is_passed_on_by_kind(
+    client: httpx.AsyncClient, handler: RecordingHandler, field: str, payload: object, kind: str
+) -> None:
+    update = text_update(10020, "x")
+    del update["message"]["text"]
+    update["message"][field] = payload
+
+    response = await post_update(client, update)
+
+    assert response.status_code == 200
+    [message] = handler.messages
+    assert message.attachment == kind and message.text is None
+
+
 async def test_logs_carry_update_id_and_type_but_no_text_or_chat(
     client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -294,15 +294,9 @@ async def test_signed_event_missing_fields_is_400(
             "sender": {"id": USER_ID},
             "message": {"msg_ids": ["oa-1"]},
         },
-        {
-            "event_name": "user_send_sticker",
-            "app_id": APP_ID,
-            "sender": {"id": USER_ID},
-            "message": {"msg_id": "s1", "attachments": [{"type": "sticker", "payload": {}}]},
-        },
         {"event_name": "some_future_event", "app_id": APP_ID},
     ],
-    ids=["follow", "unfollow", "oa-echo", "seen", "sticker", "unknown"],
+    ids=["follow", "unfollow", "oa-echo", "seen", "unknown"],
 )
 async def test_events_without_a_user_message_are_acknowledged_and_ignored(
     webhook: httpx.AsyncClient, handler: RecordingHandler, event: dict[str, Any]
@@ -366,7 +360,7 @@ async def test_location_with_bad_coordinates_is_400(
     assert handler.messages == []
 
 
-async def test_image_caption_becomes_the_text_and_bare_image_is_ignored(
+async def test_image_caption_becomes_the_text_and_bare_image_is_passed_on_as_media(
     webhook: httpx.AsyncClient, handler: RecordingHandler
 ) -> None:
     image = {"type": "image", "payload": {"thumbnail": "https://t/x", "url": "https://u/x"}}
@@ -379,9 +373,26 @@ async def test_image_caption_becomes_the_text_and_bare_image_is_ignored(
         raw, headers = signed(event)
         assert (await post(webhook, raw, headers)).status_code == 200
 
+    captioned, bare = handler.messages
+    assert captioned.message_id == "img-1"
+    assert captioned.text == "Đây là hợp đồng họ bắt em ký" and captioned.attachment is None
+    assert bare.message_id == "img-2" and bare.text is None and bare.attachment == "photo"
+
+
+@pytest.mark.parametrize(
+    ("event_name", "kind"),
+    [("user_send_sticker", "sticker"), ("user_send_audio", "voice"), ("user_send_file", "file")],
+)
+async def test_media_the_bot_cannot_read_is_passed_on_by_kind(
+    webhook: httpx.AsyncClient, handler: RecordingHandler, event_name: str, kind: str
+) -> None:
+    event = text_event("")
+    event["event_name"] = event_name
+    event["message"] = {"msg_id": "media-1", "attachments": [{"type": kind, "payload": {}}]}
+    raw, headers = signed(event)
+    assert (await post(webhook, raw, headers)).status_code == 200
     [inbound] = handler.messages
-    assert inbound.message_id == "img-1"
-    assert inbound.text == "Đây là hợp đồng họ bắt em ký"
+    assert inbound.attachment == kind and inbound.text is None
 
 
 async def test_same_msg_id_delivered_three_times_keeps_the_same_message_id(

@@ -214,6 +214,7 @@ class Harness:
         *,
         location: tuple[float, float] | None = None,
         phone: str | None = None,
+        attachment: str | None = None,
     ) -> Turn:
         self._n += 1
         self.now += timedelta(seconds=30)
@@ -224,6 +225,7 @@ class Harness:
             text=text,
             location=location,
             phone=phone,
+            attachment=attachment,
             received_at=self.now,
         )
         turn = self.dialogue.respond(self.state, message, "conv-1")

@@ -200,3 +200,16 @@ def test_opening_the_chat_is_greeted_not_refused(bot):
     bot.nlu.add("/start", "out_of_scope", 0.9)
     turn = bot.send("/start")
     assert bot.texts(turn) == [bot.says("smalltalk.greet")]
+
+
+def test_a_photo_without_words_is_answered_and_noted_on_the_open_ticket(bot):
+    first = bot.send(None, attachment="photo")
+    assert bot.texts(first) == [bot.says("media.reply")]
+    bot.nlu.add("cuu em bi nhot o cam", "request_rescue", 0.95)
+    bot.send("cuu em bi nhot o cam")
+    code = bot.intake.submitted[0][0]
+    step = bot.state["step"]
+    turn = bot.send(None, attachment="voice")
+    assert bot.texts(turn) == [bot.says("media.reply")]
+    assert bot.state["step"] == step  # the open question is still open
+    assert [u.text for c, u in bot.intake.updates if c == code] == [bot.says("media.note")]

@@ -137,6 +137,7 @@ def _build(
         anonymous=reporter.anonymous,
         consent_to_contact=reporter.consent_to_contact,
         nlu=body.nlu,
+        location=body.location.model_dump() if body.location else None,
         triage_reasons=list(body.triage.reasons),
         idempotency_key=digest,
         request_fingerprint=print_,

@@ -85,6 +85,8 @@ class Ticket(SQLModel, table=True):
     anonymous: bool = False
     consent_to_contact: bool = False
     nlu: Any = Field(default=None, sa_column=Column(EncryptedJSON))
+    # The latest place the reporter shared, {"lat", "lon"}: personal data, encrypted.
+    location: Any = Field(default=None, sa_column=Column(EncryptedJSON))
     triage_reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     idempotency_key: str = Field(max_length=64, unique=True)
     request_fingerprint: str = Field(max_length=64)

@@ -63,6 +63,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class GeoPoint(Strict):
+    """A place the reporter shared (Telegram/Zalo location)."""
+
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+
+
 class ReporterIn(Strict):
     channel_user_id: ShortText | None = None
     phone: Phone | None = None
@@ -98,6 +105,7 @@ class IntakeIn(Strict):
     # The bot may draw the code itself so the reporter gets it at once even while the API is
     # down; the API keeps it if no other ticket has it.
     reference_code: RefCode | None = None
+    location: GeoPoint | None = None
 
 
 class IntakeOut(BaseModel):
@@ -187,6 +195,7 @@ class ReplyOut(BaseModel):
 
 
 class TicketDetail(TicketSummary):
+    location: GeoPoint | None
     intent: str | None
     intent_confidence: float | None
     triage_reasons: list[str]
@@ -240,6 +249,7 @@ class ReporterMessageIn(Strict):
     phone: Phone | None = None
     # The bot may raise a ticket's priority (danger discovered later), never lower it.
     priority: Priority | None = None
+    location: GeoPoint | None = None
 
 
 class StatusLookupOut(BaseModel):

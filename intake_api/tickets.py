@@ -194,6 +194,7 @@ def detail(session: Session, caller: Caller, ticket: Ticket) -> TicketDetail:
     session.commit()
     return TicketDetail(
         **summary.model_dump(),
+        location=ticket.location,
         intent=ticket.intent,
         intent_confidence=ticket.intent_confidence,
         triage_reasons=ticket.triage_reasons or [],

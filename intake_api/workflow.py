@@ -299,6 +299,9 @@ def append_reporter_message(
         if value is not None and value != getattr(ticket, name):
             _event(session, ticket, actor, name, getattr(ticket, name), value)
             setattr(ticket, name, value)
+    if body.location is not None:
+        ticket.location = body.location.model_dump()
+        _event(session, ticket, actor, "location", None, "shared")
     if body.phone is not None:
         phone = body.phone if body.phone.startswith("+") else "+" + body.phone
         ticket.reporter_phone = phone

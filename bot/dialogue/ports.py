@@ -36,6 +36,8 @@ class TicketDraft:
     # The inbound message that completed the report: processing it again (after a crash) must
     # find the same ticket, not file a second one.
     source_message_id: str | None = None
+    # The latest place the reporter shared, (latitude, longitude).
+    location: tuple[float, float] | None = None
 
 
 @dataclass

@@ -79,6 +79,7 @@ def file_ticket(
         anonymous=anonymous,
         consent_to_contact=consent and not anonymous,
         source_message_id=ctx.msg.message.message_id,
+        location=_location(conv.location),
     )
     try:
         code = ctx.services.intake.submit_ticket(draft)
@@ -209,3 +210,12 @@ def _deciding_parse(ctx: Context, category: str, since: int) -> dict[str, Any]:
     ]
     chosen = own[-1] if own else (ctx.conv.parses_since(since) or [ctx.conv.current_parse()])[0]
     return {k: v for k, v in chosen.items() if k not in ("answer_to", "nlu_intent")}
+
+
+def _location(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, list | tuple) and len(value) == 2:
+        try:
+            return float(value[0]), float(value[1])
+        except (TypeError, ValueError):
+            return None
+    return None

@@ -49,6 +49,9 @@ def intake_body(draft: TicketDraft, reference_code: str) -> dict[str, Any]:
         "country": draft.country,
         "conversation_id": draft.conversation_id,
         "reference_code": reference_code,
+        "location": (
+            {"lat": draft.location[0], "lon": draft.location[1]} if draft.location else None
+        ),
     }
 
 
@@ -58,6 +61,9 @@ def append_body(update: TicketUpdate) -> dict[str, Any]:
         value = getattr(update, name)
         if value is not None:
             body[name] = value
+    location = update.extra.get("location")
+    if isinstance(location, dict) and {"lat", "lon"} <= set(location):
+        body["location"] = {"lat": location["lat"], "lon": location["lon"]}
     return body
 
 

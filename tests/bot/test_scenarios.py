@@ -333,3 +333,17 @@ async def test_local_run_polls_telegram_and_answers_without_a_webhook(harness: H
     (ticket,) = harness.tickets()
     assert ticket.priority == "P1" and ticket.channel == "telegram"
     assert ticket.reference_code in _sent_texts(harness.telegram, 777005)[0]
+
+
+async def test_a_location_shared_during_a_rescue_reaches_the_ticket(harness: Harness) -> None:
+    await harness.telegram_says(1, "cuu em, em bi nhot", chat_id=777006)
+    update = text_update(2, "x", chat_id=777006, message_id=2)
+    del update["message"]["text"]
+    update["message"]["location"] = {"latitude": 10.6093, "longitude": 103.5296}
+    response = await harness.client.post(
+        "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
+    )
+    assert response.status_code == 200
+    await harness.settle()
+    (ticket,) = harness.tickets()
+    assert ticket.location == {"lat": 10.6093, "lon": 103.5296}

@@ -161,3 +161,18 @@ def test_later_messages_add_details_and_can_only_raise_priority(api: Api) -> Non
     assert api.get("operator", f"/api/v1/tickets/{ticket['id']}").json()["priority"] == "P1"
     bad = api.post("bot", url, json={"text": "x", "province": "Bến Tre"})
     assert bad.status_code == 422
+
+
+def test_a_shared_location_is_kept_encrypted_and_shown_to_staff(api: Api) -> None:
+    ticket = api.new_ticket(location={"lat": 10.6093, "lon": 103.5296})
+    url = f"/api/v1/tickets/by-reference/{ticket['reference_code']}/messages"
+    moved = {
+        "text": "geo:11.56,104.92",
+        "message_id": "loc-2",
+        "location": {"lat": 11.5564, "lon": 104.9282},
+    }
+    assert api.post("bot", url, json=moved).status_code == 201
+    detail = api.get("police", f"/api/v1/tickets/{ticket['id']}").json()
+    assert detail["location"] == {"lat": 11.5564, "lon": 104.9282}
+    bad = api.post("bot", url, json={"text": "x", "location": {"lat": 91, "lon": 0}})
+    assert bad.status_code == 422 and "location.lat" in bad.json()["detail"]

@@ -108,8 +108,6 @@ def _build(
     now = utcnow()
     reporter = body.reporter
     phone = reporter.phone
-    if phone is not None and not phone.startswith("+"):
-        phone = "+" + phone
     nlu = body.nlu or {}
     intent = nlu.get("intent") if isinstance(nlu.get("intent"), dict) else {}
     confidence = intent.get("confidence")

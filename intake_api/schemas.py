@@ -49,7 +49,12 @@ ShortText = _text(200)
 Name = _text(200, 1)
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 MessageText = _text(4000, 1)
-Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{6,15}$")]
+# Stored and compared in E.164 form: a number sent without its "+" gets one.
+Phone = Annotated[
+    str,
+    StringConstraints(pattern=r"^\+?[0-9]{6,15}$"),
+    AfterValidator(lambda p: p if p.startswith("+") else "+" + p),
+]
 RefCode = Annotated[str, StringConstraints(pattern=r"^TIP-[23456789ABCDEFGHJKLMNPQRSTUVWXYZ]{5}$")]
 NoteText = _text(8000, 1)
 

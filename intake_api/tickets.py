@@ -24,6 +24,7 @@ from intake_api.models import (
     TicketMessage,
     User,
 )
+from intake_api.refcodes import normalize_reference_code
 from intake_api.schemas import (
     EventOut,
     MessageOut,
@@ -50,6 +51,14 @@ def visibility_clause(caller: Caller) -> Any:
         col(Referral.to_agency).in_(agencies), Referral.state == ReferralState.pending
     )
     return or_(col(Ticket.id).in_(routed), col(Ticket.id).in_(referred))
+
+
+def find_by_reference(session: Session, code: str) -> Ticket | None:
+    """The ticket with this reference code as a person typed it (any case, space, no dash)."""
+    canonical = normalize_reference_code(code)
+    if canonical is None:
+        return None
+    return session.exec(select(Ticket).where(Ticket.reference_code == canonical)).first()
 
 
 def get_visible(session: Session, caller: Caller, ticket_id: str) -> Ticket:

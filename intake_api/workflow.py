@@ -303,7 +303,7 @@ def append_reporter_message(
         ticket.location = body.location.model_dump()
         _event(session, ticket, actor, "location", None, "shared")
     if body.phone is not None:
-        phone = body.phone if body.phone.startswith("+") else "+" + body.phone
+        phone = body.phone
         ticket.reporter_phone = phone
         ticket.phone_hash = get_cipher().blind_index("phone", phone)
         _event(session, ticket, actor, "reporter_phone", None, "updated")

@@ -14,10 +14,10 @@ from intake_api.deps import Caller
 from intake_api.enums import Role
 from intake_api.errors import describe_validation_errors
 from intake_api.intake import IdempotencyConflict, ReferenceCodeTaken, UnknownValue, create_ticket
-from intake_api.models import Ticket, User
-from intake_api.refcodes import normalize_reference_code
+from intake_api.models import User
 from intake_api.schemas import DeliveryResult, IntakeIn, IntakeOut, ReporterMessageIn
 from intake_api.state import AppState
+from intake_api.tickets import find_by_reference
 from intake_api.workflow import Invalid, append_reporter_message, claim_replies, record_delivery
 
 
@@ -65,18 +65,12 @@ class InProcessTransport:
         except OperationalError as exc:
             raise Unavailable("database") from exc
 
-    def _ticket_by_code(self, session: Session, code: str) -> Ticket | None:
-        canonical = normalize_reference_code(code)
-        if canonical is None:
-            return None
-        return session.exec(select(Ticket).where(Ticket.reference_code == canonical)).first()
-
     def append(self, reference_code: str, body: dict[str, Any]) -> dict[str, Any]:
         payload = self._validate(ReporterMessageIn, body)
         try:
             with self._session() as session:
                 caller = self._caller(session)
-                ticket = self._ticket_by_code(session, reference_code)
+                ticket = find_by_reference(session, reference_code)
                 if ticket is None:
                     raise Rejected(404, "No report has this reference code.")
                 _, created = append_reporter_message(
@@ -92,7 +86,7 @@ class InProcessTransport:
         try:
             with self._session() as session:
                 self._caller(session)
-                ticket = self._ticket_by_code(session, reference_code)
+                ticket = find_by_reference(session, reference_code)
                 if ticket is None:
                     return None
                 return {

@@ -17,7 +17,6 @@ from intake_api.intake import (
     create_ticket,
 )
 from intake_api.models import Ticket
-from intake_api.refcodes import normalize_reference_code
 from intake_api.routes.tickets import TicketId
 from intake_api.schemas import (
     IntakeIn,
@@ -28,7 +27,7 @@ from intake_api.schemas import (
     TicketSummary,
 )
 from intake_api.state import AppState
-from intake_api.tickets import summaries
+from intake_api.tickets import find_by_reference, summaries
 from intake_api.workflow import Invalid, append_reporter_message
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
@@ -82,10 +81,7 @@ def intake(
 
 
 def _by_code(session: SessionDep, code: str) -> Ticket:
-    canonical = normalize_reference_code(code)
-    ticket = None
-    if canonical is not None:
-        ticket = session.exec(select(Ticket).where(Ticket.reference_code == canonical)).first()
+    ticket = find_by_reference(session, code)
     if ticket is None:
         raise HTTPException(status_code=404, detail="No report has this reference code.")
     return ticket
@@ -148,8 +144,7 @@ def reporter_open_tickets(
     if body.channel and body.channel_user_id:
         clause = Ticket.reporter_hash == cipher.blind_index(body.channel, body.channel_user_id)
     elif body.phone:
-        phone = body.phone if body.phone.startswith("+") else "+" + body.phone
-        clause = Ticket.phone_hash == cipher.blind_index("phone", phone)
+        clause = Ticket.phone_hash == cipher.blind_index("phone", body.phone)
     else:
         raise HTTPException(
             status_code=422, detail="Give either channel and channel_user_id, or phone."

@@ -126,6 +126,8 @@ def test_reporters_open_tickets_found_by_blind_index(api: Api) -> None:
     assert [t["id"] for t in found.json()] == [ticket["id"]]
     by_phone = api.post("bot", "/api/v1/reporters/open-tickets", json={"phone": "+84912345678"})
     assert len(by_phone.json()) == 2
+    without_plus = api.post("bot", "/api/v1/reporters/open-tickets", json={"phone": "84912345678"})
+    assert len(without_plus.json()) == 2
 
 
 def test_bot_may_propose_the_reference_code_it_already_gave_the_reporter(api: Api) -> None:

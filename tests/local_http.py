@@ -1,4 +1,4 @@
-"""A throwaway HTTP server on 127.0.0.1 for the fakes of outside platforms.
+"""Throwaway HTTP servers on 127.0.0.1: the fakes of outside platforms, and our own ASGI apps.
 
 `LocalHTTPServer` binds a free port, serves from a daemon thread and stops cleanly;
 `QuietHandler` is the request handler base the fakes share: no request log on stderr, the body
@@ -72,3 +72,49 @@ class LocalHTTPServer(ThreadingHTTPServer):
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+
+class ServedApp:
+    """An ASGI app served by uvicorn from a thread on a free port; stop() and start() again on
+    the same port (the API going down and coming back)."""
+
+    def __init__(self, app: Any) -> None:
+        import socket
+
+        self.app = app
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, timeout: float = 20.0) -> ServedApp:
+        import time
+
+        import uvicorn
+
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)

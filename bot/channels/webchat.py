@@ -11,7 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -101,7 +101,6 @@ class WebchatChannel:
 
         @router.get("/webchat/messages")
         async def get_messages(
-            request: Request,
             session_id: Annotated[str, Query(pattern=SESSION_PATTERN)],
             after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         ) -> JSONResponse:

@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.intake.transport import IntakeTransport, Rejected, Unavailable
 from bot.models import OutboxItem
@@ -49,9 +49,9 @@ class Outbox:
 
     def pending_count(self) -> int:
         with Session(self._engine) as session:
-            return len(
-                session.exec(select(OutboxItem.id).where(OutboxItem.state == "pending")).all()
-            )
+            return session.exec(
+                select(func.count()).select_from(OutboxItem).where(OutboxItem.state == "pending")
+            ).one()
 
     def deliver_pending(self, reference_code: str | None = None, limit: int = 100) -> int:
         """Delivers what is due; returns how many items reached the API."""

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlmodel import Session, select
 
 from bot.config import BotSettings
@@ -20,35 +16,19 @@ from bot.server import combined_app
 from intake_api.models import Ticket
 from tests.conftest import in_ci
 from tests.intake_api.conftest import make_settings
+from tests.local_http import ServedApp
 
 CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def server(engine, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
     if engine.dialect.name != "sqlite":
         pytest.skip("one backend is enough to drive the page")
-    app = combined_app(make_settings(tmp_path), BotSettings(), engine)
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
+    served = ServedApp(combined_app(make_settings(tmp_path), BotSettings(), engine)).start()
+    yield served.url
+    served.stop()
 
 
 def test_person_chats_in_the_page_and_the_ticket_appears(

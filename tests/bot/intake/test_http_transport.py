@@ -3,15 +3,11 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
@@ -23,50 +19,14 @@ from intake_api.app import create_app
 from intake_api.models import Reply, Ticket, User
 from intake_api.tokens import issue_token
 from tests.intake_api.conftest import make_settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ApiServer:
-    def __init__(self, engine: Engine, tmp_path: Path) -> None:
-        self.app = create_app(make_settings(tmp_path), engine)
-        self.port = _free_port()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started:
-            assert time.monotonic() < deadline, "API server did not start"
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+from tests.local_http import ServedApp
 
 
 @pytest.fixture
-def server(engine: Engine, tmp_path: Path) -> Iterator[ApiServer]:
-    api = ApiServer(engine, tmp_path)
-    api.start()
+def server(engine: Engine, tmp_path: Path) -> Iterator[ServedApp]:
+    api = ServedApp(create_app(make_settings(tmp_path), engine)).start()
     yield api
-    if api._thread is not None and api._thread.is_alive():
-        api.stop()
+    api.stop()
 
 
 @pytest.fixture
@@ -98,7 +58,7 @@ def _count(engine: Engine) -> int:
 
 
 def test_bot_files_over_http_and_survives_the_api_being_stopped(
-    server: ApiServer, token: str, engine: Engine
+    server: ServedApp, token: str, engine: Engine
 ) -> None:
     transport = HttpTransport(server.url, token, timeout=2.0)
     client = IntakeClient(engine, transport, Outbox(engine, transport, 0.0))
@@ -123,7 +83,7 @@ def test_bot_files_over_http_and_survives_the_api_being_stopped(
 
 
 def test_staff_replies_are_claimed_and_reported_over_http(
-    server: ApiServer, token: str, engine: Engine
+    server: ServedApp, token: str, engine: Engine
 ) -> None:
     transport = HttpTransport(server.url, token, timeout=2.0)
     client = IntakeClient(engine, transport, Outbox(engine, transport, 0.0))
@@ -150,7 +110,7 @@ def test_staff_replies_are_claimed_and_reported_over_http(
         transport.report_delivery(999_999, True, None)
 
 
-def test_a_wrong_token_is_a_rejection_not_a_retry(server: ApiServer, engine: Engine) -> None:
+def test_a_wrong_token_is_a_rejection_not_a_retry(server: ServedApp, engine: Engine) -> None:
     transport = HttpTransport(server.url, "hl_wrong", timeout=2.0)
     with pytest.raises(Rejected) as caught:
         transport.create({"channel": "sms"}, "key-000001")
@@ -158,7 +118,7 @@ def test_a_wrong_token_is_a_rejection_not_a_retry(server: ApiServer, engine: Eng
 
 
 def test_tips_wait_while_the_bot_token_is_refused(
-    server: ApiServer, token: str, engine: Engine
+    server: ServedApp, token: str, engine: Engine
 ) -> None:
     bad = HttpTransport(server.url, "hl_expired", timeout=2.0)
     client = IntakeClient(engine, bad, Outbox(engine, bad, 0.0))

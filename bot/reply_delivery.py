@@ -1,4 +1,4 @@
-"""Staff replies on their way to the reporter (architecture.md step 7): claimed from the API,
+"""Staff replies on their way to the reporter (docs/architecture.md step 7): claimed from the API,
 sent through the original channel, recorded so a re-offered reply is not sent twice, and its
 delivery state reported back to the ticket. At least once, without duplicates."""
 

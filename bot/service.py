@@ -1,4 +1,4 @@
-"""The flow of one message on the bot's side (architecture.md, steps 2–6):
+"""The flow of one message on the bot's side (docs/architecture.md, steps 2–6):
 
 channel adapter → `accept` (rate limit, store before acknowledging) → `process` (one
 conversation at a time: NLU, dialogue, intake via the outbox) → replies out through the same

@@ -1,6 +1,6 @@
 """Triage: priority, category and agencies of a conversation from its NLU parses.
 
-Rules (shared/spec/nlu.md, Triage): P1 when someone is in danger now (a rescue request, signs of
+Rules (docs/nlu.md, Triage): P1 when someone is in danger now (a rescue request, signs of
 being held, beaten, moved, stripped of papers or ransomed, a child under 16 at risk, or the writer
 says it is urgent); P2 for a concrete case; P3 otherwise. The word lists, the routing table and
 the severity order are configuration in `nlu_data/triage_keywords.yml`, not code.

@@ -65,7 +65,7 @@ class Settings(TomlTableSettings):
     reply_lease_seconds: int = 120
     resolution_target: float = 0.9
     agencies: list[Agency] = Field(default_factory=lambda: list(DEFAULT_AGENCIES))
-    # First-response service levels in hours, per priority (nlu.md: P1 1 h, P2 24 h, P3 72 h).
+    # First-response service levels in hours, per priority (docs/nlu.md: P1 1 h, P2 24 h, P3 72 h).
     service_levels_hours: dict[str, float] = Field(
         default_factory=lambda: {"P1": 1.0, "P2": 24.0, "P3": 72.0}
     )

@@ -18,7 +18,7 @@ from intake_api.tokens import user_for_token
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
-# Roles that work tickets; `admin` alone sees no ticket contents (api.md).
+# Roles that work tickets; `admin` alone sees no ticket contents (docs/api.md).
 TICKET_ROLES = frozenset({Role.operator, Role.police, Role.dolisa, Role.supervisor})
 ALL_TICKETS_ROLES = frozenset({Role.operator, Role.supervisor})
 

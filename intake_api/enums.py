@@ -1,4 +1,4 @@
-"""The fixed vocabularies of the API (api.md, nlu.md)."""
+"""The fixed vocabularies of the API (docs/api.md, docs/nlu.md)."""
 
 from __future__ import annotations
 

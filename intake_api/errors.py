@@ -1,4 +1,4 @@
-"""Error bodies a person can act on (api.md): `{"detail": "<sentence>", ...}`, never a 500
+"""Error bodies a person can act on (docs/api.md): `{"detail": "<sentence>", ...}`, never a 500
 for bad input. Also the request-size limit, enforced before a body is read."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Which status moves are legal (api.md): new → acknowledged → in_progress → closed,
+"""Which status moves are legal (docs/api.md): new → acknowledged → in_progress → closed,
 `referred` only through a referral, and a closed ticket may be reopened."""
 
 from __future__ import annotations

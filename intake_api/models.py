@@ -29,7 +29,7 @@ class User(SQLModel, table=True):
     username: str = Field(max_length=64, unique=True, index=True)
     full_name: str | None = Field(default=None, max_length=200)
     password_hash: str
-    # Comma-separated roles: an admin may also hold a working role (api.md).
+    # Comma-separated roles: an admin may also hold a working role (docs/api.md).
     roles: str = Field(max_length=200)
     # The agency whose tickets a police/dolisa user works (defaults to the role's own code).
     agency: str | None = Field(default=None, max_length=64)

@@ -58,7 +58,7 @@ Phone = Annotated[
 RefCode = Annotated[str, StringConstraints(pattern=r"^TIP-[23456789ABCDEFGHJKLMNPQRSTUVWXYZ]{5}$")]
 NoteText = _text(8000, 1)
 
-# Times go out in Vietnam's zone (api.md: stored in UTC, shown in Asia/Ho_Chi_Minh).
+# Times go out in Vietnam's zone (docs/api.md: stored in UTC, shown in Asia/Ho_Chi_Minh).
 LocalTime = Annotated[
     datetime, PlainSerializer(lambda v: v.astimezone(DISPLAY_ZONE).isoformat(), return_type=str)
 ]

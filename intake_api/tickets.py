@@ -62,7 +62,7 @@ def find_by_reference(session: Session, code: str) -> Ticket | None:
 
 
 def get_visible(session: Session, caller: Caller, ticket_id: str) -> Ticket:
-    """The ticket, or TicketNotFound when it is missing or the caller may not see it (api.md:
+    """The ticket, or TicketNotFound when it is missing or the caller may not see it (docs/api.md:
     404, not 403, so the answer reveals nothing about tickets of other agencies)."""
     stmt = select(Ticket).where(Ticket.id == ticket_id)
     clause = visibility_clause(caller)

@@ -1,6 +1,6 @@
 """SMS through Twilio Programmable Messaging.
 
-Inbound: Twilio POSTs each SMS to `/sms/webhook` as a signed form (shared/docs/platforms.md §3).
+Inbound: Twilio POSTs each SMS to `/sms/webhook` as a signed form (docs/platforms.md §3).
 The adapter checks `X-Twilio-Signature`, hands an `InboundMessage` to the handler, and answers an
 empty TwiML `<Response/>` once the message is stored. Replies never ride on the TwiML answer:
 they go out through the REST API (`SmsChannel.send`), where the outbox can retry them and a
@@ -108,7 +108,7 @@ def router(handler: InboundHandler, settings: BotSettings | None = None) -> APIR
         if any(not isinstance(value, str) for _, value in form.multi_items()):
             raise _reject(403, f"Invalid {SIGNATURE_HEADER}.", sid)
         # Every parameter is signed, including ones added after this code was written, so the
-        # whole form goes to the validator, never a whitelist (platforms.md §3.1).
+        # whole form goes to the validator, never a whitelist (docs/platforms.md §3.1).
         if not validator.validate(public_url(request, settings), form, signature):
             raise _reject(403, f"Invalid {SIGNATURE_HEADER} for this URL and body.", sid)
 
@@ -143,7 +143,7 @@ def router(handler: InboundHandler, settings: BotSettings | None = None) -> APIR
                     headers={"Retry-After": str(max(retry_after, 1))},
                 ) from exc
             # Not stored, so not acknowledged: the 5xx shows in Twilio's debugger, and Twilio
-            # retries only as the URL's connection overrides allow (platforms.md §3.4). Only the
+            # retries only as the URL's connection overrides allow (docs/platforms.md §3.4). Only the
             # type is logged because an exception's text may quote the message.
             log.error(
                 "sms inbound handler failed MessageSid=%s error=%s",
@@ -181,7 +181,7 @@ class SmsChannel:
             settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client
         )
         if settings.twilio_api_base:
-            # Documented override of the REST host (platforms.md §6); tests use a local fake.
+            # Documented override of the REST host (docs/platforms.md §6); tests use a local fake.
             self._client.api.base_url = settings.twilio_api_base.rstrip("/")
 
     def prepare(self, text: str) -> str:

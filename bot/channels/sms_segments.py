@@ -3,7 +3,7 @@
 One character outside the GSM 03.38 alphabet switches the whole message to UCS-2, and every
 Vietnamese letter with a tone or a hat is outside it. So a Vietnamese reply gets 70 characters in
 one segment, 67 per part once it is split (the rest of each part carries the concatenation
-header), against 160/153 for GSM-7; Twilio bills per segment (shared/docs/platforms.md §3.6).
+header), against 160/153 for GSM-7; Twilio bills per segment (docs/platforms.md §3.6).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Receive: `POST /telegram/webhook` checks Telegram's secret token, turns the update into an
 `InboundMessage` and hands it to the inbound handler, acknowledging only once it is stored.
 Send: `OutboundText` becomes one or more `sendMessage` calls with an optional reply keyboard.
-Platform facts cited from shared/docs/platforms.md section 1.
+Platform facts cited from docs/platforms.md section 1.
 """
 
 from __future__ import annotations
@@ -53,12 +53,12 @@ CHANNEL: Final = "telegram"
 WEBHOOK_PATH: Final = "/telegram/webhook"
 SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"
 # Only what the bot serves; Telegram then does not even send edits, channel posts or
-# membership changes (platforms.md 1.2 `allowed_updates`).
+# membership changes (docs/platforms.md 1.2 `allowed_updates`).
 ALLOWED_UPDATES: Final = ("message", "callback_query")
 # `MessageLimit.MAX_TEXT_LENGTH`. Telegram counts UTF-16 code units, so an emoji outside the
 # Basic Multilingual Plane costs two; measuring that way never sends an over-long message.
 MAX_TEXT_UTF16: Final = 4096
-# secret_token: 1-256 characters from A-Z a-z 0-9 _ - (platforms.md 1.2).
+# secret_token: 1-256 characters from A-Z a-z 0-9 _ - (docs/platforms.md 1.2).
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 # Where a long reply may be cut, most natural first: paragraph, line, sentence, word.
 _CUT_PATTERNS = (
@@ -111,7 +111,7 @@ class TelegramChannel:
         else:
             if not settings.telegram_token:
                 raise ValueError("HOTLINE_TELEGRAM_TOKEN is not set")
-            # updater(None): our own ASGI app receives the webhook (platforms.md 1.5).
+            # updater(None): our own ASGI app receives the webhook (docs/platforms.md 1.5).
             self._application = (
                 Application.builder()
                 .token(settings.telegram_token)
@@ -198,7 +198,7 @@ class TelegramChannel:
         return None
 
     async def _answer_callback(self, update: Update) -> None:
-        # Stops the spinner on the pressed button (platforms.md 1.4); only cosmetic, so a
+        # Stops the spinner on the pressed button (docs/platforms.md 1.4); only cosmetic, so a
         # failure (query too old, already answered on a retry) must not fail the message.
         if update.callback_query is None:
             return
@@ -224,9 +224,9 @@ class TelegramChannel:
         """Long-polls `getUpdates` until `stop_event` is set.
 
         The offset moves past an update only after the handler stored it: Telegram counts every
-        update below the offset as confirmed and never sends it again (platforms.md 1.3).
+        update below the offset as confirmed and never sends it again (docs/platforms.md 1.3).
         """
-        # getUpdates does not work while a webhook is set (platforms.md 1.2).
+        # getUpdates does not work while a webhook is set (docs/platforms.md 1.2).
         await self._bot.delete_webhook(drop_pending_updates=False)
         offset: int | None = None
         backoff = 0.0
@@ -370,7 +370,7 @@ def _from_message(update_id: int, message: Message) -> InboundMessage | None:
     if type(chat_id) is not int or type(number) is not int:
         raise MalformedUpdate("chat.id and message_id must be integers")
     sender_id = str(chat_id)
-    # Update ids restart at random after a week without updates (platforms.md 1.3); a message
+    # Update ids restart at random after a week without updates (docs/platforms.md 1.3); a message
     # id is unique within its chat for good.
     message_id = f"{chat_id}:{number}"
     if message.location is not None:

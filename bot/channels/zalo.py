@@ -1,7 +1,7 @@
 """The Zalo Official Account channel: webhook in, customer-service ("Tư vấn") messages out.
 
 Zalo has no maintained Python SDK for OA API v3, so this is a small httpx client
-(shared/docs/platforms.md section 2). Inbound, `router` serves `POST /zalo/webhook`: it checks
+(docs/platforms.md section 2). Inbound, `router` serves `POST /zalo/webhook`: it checks
 `X-ZEvent-Signature`, turns the event into an `InboundMessage` keyed by Zalo's `msg_id`, hands
 it to the inbound handler and answers 200 (Zalo wants an answer within 2 s and resends
 otherwise, so duplicates are normal and de-duplication is the handler's job). Outbound,
@@ -39,14 +39,14 @@ CHANNEL = "zalo"
 WEBHOOK_PATH = "/zalo/webhook"
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 SEND_PATH = "/v3.0/oa/message/cs"
-# Zalo's limit for a CS text (platforms.md 2.5). Counted in UTF-16 code units, as a JavaScript
+# Zalo's limit for a CS text (docs/platforms.md 2.5). Counted in UTF-16 code units, as a JavaScript
 # backend would count it, so an emoji costs two and a split chunk is never rejected as too long.
 MAX_TEXT_UNITS = 2000
 # Real events are a few hundred bytes; a larger body is not Zalo and is not worth hashing.
 MAX_BODY_BYTES = 256 * 1024
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
-# -216 "access token is invalid" is the documented one (platforms.md 2.1); -220 "access token
+# -216 "access token is invalid" is the documented one (docs/platforms.md 2.1); -220 "access token
 # is expired or removed" is reported for the same situation [3P hoangnd25/monorepo:
 # wip/zalo-platform-integration.md, error code table].
 TOKEN_ERRORS = frozenset({-216, -220})
@@ -81,7 +81,7 @@ def signature_matches(
     header: str, app_id: str, oa_secret_key: str, raw_body: bytes, timestamp: str
 ) -> bool:
     """Compares tolerantly: optional `mac=` prefix, stray whitespace and upper case are accepted,
-    because developers report the header's exact form varies (platforms.md 2.4)."""
+    because developers report the header's exact form varies (docs/platforms.md 2.4)."""
     given = "".join(header.split()).lower().removeprefix("mac=")
     expected = signature_for(app_id, oa_secret_key, raw_body, timestamp)
     # Bytes, not str: compare_digest rejects non-ASCII str with TypeError.
@@ -227,7 +227,7 @@ def _attachments(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _coordinates(payload: object) -> tuple[float, float] | None:
     """(lat, lon) from `payload.coordinates.{latitude,longitude}` (strings in real events) or the
-    `lat`/`long` spelling some codebases expect (platforms.md 2.3)."""
+    `lat`/`long` spelling some codebases expect (docs/platforms.md 2.3)."""
     if not isinstance(payload, Mapping):
         return None
     coords = payload.get("coordinates", payload)
@@ -454,7 +454,7 @@ class ZaloChannel:
         returns the id of the last one.
 
         With `reply_to` the message answers that inbound message, which Zalo counts as a free
-        reply rather than a paid proactive message (platforms.md 2.5). If a later chunk fails
+        reply rather than a paid proactive message (docs/platforms.md 2.5). If a later chunk fails
         the earlier ones have gone out and a retry sends them again: delivery is at least once.
         """
         if message.channel != CHANNEL:
@@ -489,7 +489,7 @@ class ZaloChannel:
 
     async def delete(self, recipient_id: str, message_ids: list[str]) -> int:
         """Always 0: the OA API (v2 and v3) has no call that deletes or recalls a message the OA
-        sent (none in platforms.md section 2 or the third-party references behind it; the
+        sent (none in docs/platforms.md section 2 or the third-party references behind it; the
         "recall" of unofficial libraries drives a personal account's web session, not an OA), so
         nothing already on a reporter's phone can be taken back. Callers that need discretion
         must decide before sending."""

@@ -2,7 +2,7 @@
 
 Zalo issues an access token that lives about 25 hours and a refresh token that lives about three
 months but works exactly once: every refresh returns a new pair and kills the old refresh token,
-and presenting it again gives error -14020 (shared/docs/platforms.md section 2.2). Losing the new
+and presenting it again gives error -14020 (docs/platforms.md section 2.2). Losing the new
 pair therefore locks the bot out until an OA admin re-authorizes the app in a browser. Hence:
 
 - one refresh at a time per process (an `asyncio.Lock`), and a caller that saw a token fail only
@@ -40,7 +40,7 @@ REFRESH_PATH = "/v4/oa/access_token"
 # Refresh this long before the access token expires, so no send meets an expired token.
 REFRESH_MARGIN = timedelta(minutes=30)
 # Zalo's documented access token lifetime, used when a reply lacks a usable `expires_in`
-# (platforms.md 2.2). If it is in fact shorter, the -216 path still recovers.
+# (docs/platforms.md 2.2). If it is in fact shorter, the -216 path still recovers.
 DEFAULT_LIFETIME = timedelta(hours=25)
 # After a failed proactive refresh, wait this long before trying again, so a dead refresh token
 # does not cost an OAuth call on every send.

@@ -19,7 +19,7 @@ class TranscriptLine:
 
 @dataclass
 class TicketDraft:
-    """Everything the conversation knows when it files a ticket (api.md intake body)."""
+    """Everything the conversation knows when it files a ticket (docs/api.md intake body)."""
 
     channel: str
     sender_id: str
@@ -56,7 +56,7 @@ class TicketUpdate:
 @dataclass(frozen=True)
 class TicketStatus:
     reference_code: str
-    status: str  # api.md statuses: new, acknowledged, in_progress, referred, resolved, ...
+    status: str  # docs/api.md statuses: new, acknowledged, in_progress, referred, resolved, ...
     updated_at: str
 
 

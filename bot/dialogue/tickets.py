@@ -17,7 +17,7 @@ from bot.dialogue.replies import BotReply
 
 log = logging.getLogger(__name__)
 
-# Intake API limits (api.md; intake_api/schemas.py): 4000 characters a line, 200 lines a ticket.
+# Intake API limits (docs/api.md; intake_api/schemas.py): 4000 characters a line, 200 lines a ticket.
 MAX_LINE_CHARS = 4000
 MAX_DRAFT_LINES = 200
 

@@ -23,7 +23,7 @@ from intake_api.refcodes import new_reference_code
 
 
 def intake_body(draft: TicketDraft, reference_code: str) -> dict[str, Any]:
-    """The api.md intake body for a draft."""
+    """The docs/api.md intake body for a draft."""
     consent = draft.consent_to_contact and not draft.anonymous
     return {
         "channel": draft.channel,

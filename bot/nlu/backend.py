@@ -1,4 +1,4 @@
-"""What every NLU backend offers: `parse(text)` returning the parse shape of shared/spec/nlu.md."""
+"""What every NLU backend offers: `parse(text)` returning the parse shape of docs/nlu.md."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ RANKING_SIZE = 10
 
 @dataclass
 class EmbeddedNLU:
-    """Parses a message into the shape of Rasa's `POST /model/parse` (shared/spec/nlu.md).
+    """Parses a message into the shape of Rasa's `POST /model/parse` (docs/nlu.md).
 
     Text with no word in it (empty, spaces, emoji only), or whose words the model never saw,
     is `out_of_scope` with confidence 0.0: there is no evidence for any intent. Text whose top

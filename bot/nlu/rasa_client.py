@@ -3,7 +3,7 @@
 Rasa 3.x needs Python <= 3.10 and TensorFlow, so it never runs inside this process: it is a
 separate server (`rasa run --enable-api`; bench/rasa_server.py builds, trains and starts one),
 and this module is its HTTP client. The answer is turned into the parse shape of
-shared/spec/nlu.md, which is Rasa's own shape with a few guarantees added (see
+docs/nlu.md, which is Rasa's own shape with a few guarantees added (see
 `normalise_rasa_parse`).
 
 When Rasa is down or answers garbage, a message must still be understood: with a fallback
@@ -34,7 +34,7 @@ OUT_OF_SCOPE = "out_of_scope"
 # FallbackClassifier's intent when the top confidence is under its threshold
 # [rasa/nlu/classifiers/fallback_classifier.py, DEFAULT_NLU_FALLBACK_INTENT_NAME].
 RASA_NLU_FALLBACK = "nlu_fallback"
-# The intents of shared/spec/nlu.md. An intent outside this set (a model trained on other data)
+# The intents of docs/nlu.md. An intent outside this set (a model trained on other data)
 # would reach triage as a name it does not know, so it is reported as out_of_scope.
 KNOWN_INTENTS = frozenset(
     {
@@ -273,7 +273,7 @@ def normalise_rasa_parse(
     spans: Callable[[int, int], tuple[int, int] | None] | None = None,
     source: str = "Rasa",
 ) -> dict[str, Any]:
-    """Turn Rasa's `/model/parse` answer for `text` into the shape of shared/spec/nlu.md.
+    """Turn Rasa's `/model/parse` answer for `text` into the shape of docs/nlu.md.
 
     - `text` is the text exactly as the caller gave it (Rasa echoes what it parsed); `spans`
       maps Rasa's offsets to offsets into it (see OutgoingText), default: the identity.
@@ -378,7 +378,7 @@ def _entity_entry(
 
 
 def canonical_value(label: str, value: Any, surface: str) -> Any:
-    """The value in the form shared/spec/nlu.md fixes, which Rasa cannot produce by itself.
+    """The value in the form docs/nlu.md fixes, which Rasa cannot produce by itself.
 
     Rasa's extractors give the matched text (or a synonym's value): `0912 345 678` rather than
     `+84912345678`, `tip-7k3q9` rather than `TIP-7K3Q9`, `16 tuổi` rather than `16`. Triage and

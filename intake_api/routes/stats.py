@@ -1,4 +1,4 @@
-"""Statistics and periodic reports for supervisors (api.md, Statistics)."""
+"""Statistics and periodic reports for supervisors (docs/api.md, Statistics)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The messages are clear cases, accented and not: the point is that the Rasa backend, chosen by
 configuration as in production, understands them and answers in the shape of
-shared/spec/nlu.md, not to measure accuracy (bench/nlu_vs_rasa.py does that).
+docs/nlu.md, not to measure accuracy (bench/nlu_vs_rasa.py does that).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ def token_range(nt: NormalizedText, span: EntitySpan) -> tuple[int, int] | None:
 def entity_dict(
     entity: str, value: str, start: int, end: int, text: str, extractor: str
 ) -> dict[str, object]:
-    """One entity in the parse shape of shared/spec/nlu.md."""
+    """One entity in the parse shape of docs/nlu.md."""
     return {
         "entity": entity,
         "value": value,

@@ -1,6 +1,6 @@
 """A fake Telegram Bot API on 127.0.0.1 for driving the real python-telegram-bot against.
 
-It answers `POST /bot<TOKEN>/<method>` the way api.telegram.org does (shared/docs/platforms.md
+It answers `POST /bot<TOKEN>/<method>` the way api.telegram.org does (docs/platforms.md
 sections 1 and 6): form-encoded bodies as PTB sends them (objects such as `reply_markup`
 JSON-encoded inside a field) or JSON bodies, replies `{"ok": true, "result": ...}` or the error
 shape with `parameters.retry_after`. It records every call, and failures can be scripted per
@@ -192,7 +192,7 @@ def _params(query: str, raw: bytes, content_type: str) -> dict[str, Any]:
         return params
     for key, values in parse_qs(raw.decode(), keep_blank_values=True).items():
         value = values[-1]
-        # PTB JSON-encodes nested objects inside one form field (platforms.md 1.1).
+        # PTB JSON-encodes nested objects inside one form field (docs/platforms.md 1.1).
         if value[:1] in ("{", "["):
             with contextlib.suppress(ValueError):
                 value = json.loads(value)
@@ -209,7 +209,7 @@ def text_update(
     chat_type: str = "private",
     from_id: int | None = None,
 ) -> dict[str, Any]:
-    """A text message update as Telegram sends it (platforms.md 1.3)."""
+    """A text message update as Telegram sends it (docs/platforms.md 1.3)."""
     chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
     if chat_type == "private":
         chat["first_name"] = "An"

@@ -1,7 +1,7 @@
 """A fake Twilio REST API on 127.0.0.1 for testing the SMS adapter with the real SDK.
 
 It answers `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` the way Twilio does
-(shared/docs/platforms.md §3.5, §6): 201 with a Message JSON, or a scripted error body
+(docs/platforms.md §3.5, §6): 201 with a Message JSON, or a scripted error body
 `{"code", "message", "more_info", "status"}` that the SDK raises as `TwilioRestException`. Every
 request is recorded (path, headers, parsed form) so tests can assert what the SDK sent.
 """

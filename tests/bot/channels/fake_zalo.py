@@ -1,6 +1,6 @@
 """A fake of Zalo's OA API and OAuth v4 token endpoint on 127.0.0.1.
 
-It serves the two calls the Zalo channel makes (shared/docs/platforms.md sections 2 and 6):
+It serves the two calls the Zalo channel makes (docs/platforms.md sections 2 and 6):
 
 - `POST /v3.0/oa/message/cs`: checks the `access_token` header against the tokens it issued and
   answers `{"error": 0, "data": {"message_id": ...}}`, or -216 for an unknown token;

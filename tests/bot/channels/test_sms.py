@@ -48,7 +48,7 @@ def settings(**overrides: Any) -> BotSettings:
 
 
 def twilio_form(**overrides: str) -> dict[str, str]:
-    """What Twilio posts for one inbound SMS (platforms.md §3.1), including fields we ignore."""
+    """What Twilio posts for one inbound SMS (docs/platforms.md §3.1), including fields we ignore."""
     form = {
         "ToCountry": "US",
         "SmsMessageSid": MESSAGE_SID,

@@ -80,7 +80,7 @@ def text_event(text: str, msg_id: str = "96d3cdf3af150460909", **extra: Any) -> 
 
 
 def sign(raw: bytes, timestamp: str, secret: str = OA_SECRET) -> str:
-    """The MAC as shared/docs/platforms.md 2.4 states it, computed independently of the code."""
+    """The MAC as docs/platforms.md 2.4 states it, computed independently of the code."""
     return hashlib.sha256(f"{APP_ID}{raw.decode()}{timestamp}{secret}".encode()).hexdigest()
 
 

@@ -32,7 +32,7 @@ def make_parse(
     confidence: float = 0.95,
     entities: Sequence[tuple[str, str, str | None]] = (),
 ) -> dict[str, Any]:
-    """A parse in the shape of shared/spec/nlu.md (Rasa's /model/parse)."""
+    """A parse in the shape of docs/nlu.md (Rasa's /model/parse)."""
     found = []
     for name, value, surface in entities:
         surface = surface or value
@@ -101,7 +101,7 @@ ROUTING = {
 
 
 class SimpleTriage:
-    """nlu.md's rules in miniature: P1 for a rescue or a scripted danger text, category the
+    """docs/nlu.md's rules in miniature: P1 for a rescue or a scripted danger text, category the
     most serious intent, routing by category. Records what it was asked."""
 
     def __init__(self) -> None:

@@ -37,7 +37,7 @@ def test_yes_to_reporting_the_offer_starts_a_tip_that_already_knows_what_happene
     assert len(bot.intake.submitted) == 1
     draft = bot.intake.submitted[0][1]
     assert draft.transcript[0].text == QUESTION
-    # A suspicious recruiter reported is a tip (nlu.md: report_trafficking), for the police.
+    # A suspicious recruiter reported is a tip (docs/nlu.md: report_trafficking), for the police.
     assert draft.triage["category"] == "report_trafficking"
     assert draft.triage["agencies"] == ["police"]
     assert draft.nlu["text"] == QUESTION

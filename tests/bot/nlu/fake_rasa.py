@@ -1,7 +1,7 @@
 """A fake Rasa server on 127.0.0.1 for testing the Rasa client without Rasa.
 
 It answers `POST /model/parse` and `GET /status` the way `rasa run --enable-api` does
-(shared/docs/platforms.md section 5), from a queue of scripted behaviours, and records every
+(docs/platforms.md section 5), from a queue of scripted behaviours, and records every
 request so tests can assert what the client sent.
 """
 

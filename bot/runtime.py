@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -14,17 +13,19 @@ from fastapi import APIRouter
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from bot.channels.base import ChannelSender
-from bot.channels.webchat import WebchatChannel
+from bot.channels.registry import build_channels
 from bot.config import BotSettings
-from bot.conversations import ConversationStore
+from bot.contract import Channel, ChannelContext
 from bot.intake.client import IntakeClient
 from bot.intake.outbox import Outbox
 from bot.intake.transport import HttpTransport, IntakeTransport
-from bot.ratelimit import RateLimiter
-from bot.reply_delivery import ReplyDelivery
-from bot.service import BotService
+from bot.messaging.conversations import ConversationStore
+from bot.messaging.ratelimit import RateLimiter
+from bot.messaging.service import BotService
+from bot.messaging.staff_replies import ReplyDelivery
+from bot.triage import load_rules
 from intake_api.crypto import PersonalDataCipher
+from intake_api.rules.agencies import check_routing
 
 log = structlog.get_logger("bot.runtime")
 
@@ -38,21 +39,17 @@ class BotRuntime:
     intake: IntakeClient
     outbox: Outbox
     replies: ReplyDelivery
-    channels: dict[str, ChannelSender]
+    channels: dict[str, Channel]
     routers: list[APIRouter] = field(default_factory=list)
-    _startups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    _shutdowns: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    # Long-running receivers (Telegram polling on a machine without a public HTTPS URL).
-    _pollers: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
 
     async def start(self) -> None:
-        for hook in self._startups:
-            await hook()
+        for channel in self.channels.values():
+            await channel.start()
 
     async def stop(self) -> None:
-        for hook in self._shutdowns:
+        for channel in self.channels.values():
             with contextlib.suppress(Exception):
-                await hook()
+                await channel.stop()
 
     async def tick(self) -> None:
         """One round of background work: outbox, staff replies, recovery of stalled messages."""
@@ -61,7 +58,11 @@ class BotRuntime:
         await self.service.recover(timedelta(seconds=30))
 
     async def run_background(self, stop: asyncio.Event) -> None:
-        pollers = [asyncio.create_task(poll(stop)) for poll in self._pollers]
+        # Long-running receivers (Telegram polling on a machine without a public HTTPS URL).
+        pollers = [
+            asyncio.create_task(channel.receive(self.service.accept, stop))
+            for channel in self.channels.values()
+        ]
         try:
             await self._run_rounds(stop)
         finally:
@@ -104,14 +105,20 @@ def build_runtime(
     hotlines: dict[str, str],
     api_state: object | None = None,
     transport: IntakeTransport | None = None,
-    extra_channels: dict[str, ChannelSender] | None = None,
+    extra_channels: dict[str, Channel] | None = None,
+    agency_codes: list[str] | None = None,
 ) -> BotRuntime:
+    """The bot, wired. `agency_codes`, the API's configured agencies, are checked against
+    triage's routing table: a mismatch stops start-up rather than lose every ticket routed
+    to an unknown agency."""
     from bot.dialogue.companies import CompanyRegistry
     from bot.dialogue.engine import Dialogue
     from bot.dialogue.wording import Wording
     from bot.nlu import load_nlu
     from bot.triage import triage
 
+    if agency_codes is not None:
+        check_routing(agency_codes, load_rules().agency_codes())
     transport = transport or make_transport(settings, api_state)
     outbox = Outbox(engine, transport, settings.outbox_max_backoff_seconds)
     intake = IntakeClient(engine, transport, outbox)
@@ -125,49 +132,7 @@ def build_runtime(
         low_confidence_threshold=settings.low_confidence_threshold,
         triage=triage,
     )
-    webchat = WebchatChannel(engine, hotlines)
-    channels: dict[str, ChannelSender] = {"webchat": webchat}
-    routers_for: list[Callable[[BotService], APIRouter]] = [lambda s: webchat.router(s.converse)]
-    startups: list[Callable[[], Awaitable[None]]] = []
-    shutdowns: list[Callable[[], Awaitable[None]]] = []
-    pollers: list[Callable[[asyncio.Event], Awaitable[None]]] = []
-    service_ref: list[BotService] = []  # the pollers need the service built below
-
-    if settings.telegram_token:
-        from bot.channels.telegram import TelegramChannel
-
-        telegram = TelegramChannel(settings)
-        channels["telegram"] = telegram
-        routers_for.append(lambda s: telegram.router(s.accept))
-        # Telegram only calls HTTPS webhooks; without a public HTTPS URL (a local run) the bot
-        # polls getUpdates instead.
-        if settings.public_base_url.startswith("https://"):
-            webhook = f"{settings.public_base_url.rstrip('/')}/telegram/webhook"
-            startups.append(lambda: telegram.start(webhook))
-        else:
-            startups.append(telegram.start)
-            pollers.append(lambda stop: telegram.run_polling(service_ref[0].accept, stop))
-        shutdowns.append(telegram.stop)
-    if settings.zalo_app_id and settings.zalo_oa_secret_key:
-        from bot.channels.zalo import ZaloChannel
-        from bot.secrets_store import SecretStore
-
-        secrets = SecretStore(engine)
-        zalo = ZaloChannel(
-            settings,
-            tokens=secrets.load_zalo_tokens(),
-            save=secrets.save_zalo_tokens,
-            load=secrets.load_zalo_tokens,
-        )
-        channels["zalo"] = zalo
-        routers_for.append(lambda s: zalo.router(s.accept))
-        shutdowns.append(zalo.aclose)
-    if settings.twilio_account_sid and settings.twilio_auth_token:
-        from bot.channels import sms
-
-        sms_channel = sms.SmsChannel(settings)
-        channels["sms"] = sms_channel
-        routers_for.append(lambda s: sms.router(s.accept, settings))
+    channels = build_channels(settings, ChannelContext(engine=engine, hotlines=hotlines))
     channels.update(extra_channels or {})
 
     store = ConversationStore(engine, cipher)
@@ -177,14 +142,15 @@ def build_runtime(
         channels,
         RateLimiter(engine, settings.rate_limit_messages, settings.rate_limit_window_seconds),
     )
-    service_ref.append(service)
     replies = ReplyDelivery(
         engine,
         transport,
-        channels,
+        list(channels),
+        service.send,
         lambda code, text: wording.text("staff.reply", code=code, text=text),
-        store.address_of,
+        store.reply_target,
     )
+    routers = [channel.router(service.accept) for channel in channels.values()]
     return BotRuntime(
         settings=settings,
         service=service,
@@ -192,8 +158,5 @@ def build_runtime(
         outbox=outbox,
         replies=replies,
         channels=channels,
-        routers=[make(service) for make in routers_for],
-        _startups=startups,
-        _shutdowns=shutdowns,
-        _pollers=pollers,
+        routers=[router for router in routers if router is not None],
     )

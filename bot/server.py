@@ -1,9 +1,11 @@
-"""The ASGI applications: the API and the bot in one process (`hotline serve`, `make run`), or
-the bot alone talking to a remote API over HTTP (`hotline bot`)."""
+"""The compositions of the API and the bot: both in one process (`hotline serve`, `make run`),
+the bot alone talking to a remote API over HTTP (`hotline bot`), and the terminal chat
+(`hotline chat`)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,12 +13,15 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from sqlalchemy.engine import Engine
 
-from bot.config import BotSettings
+from bot.channels.terminal.channel import TerminalChannel
+from bot.config import BotSettings, get_bot_settings
 from bot.runtime import SERVICE_ACCOUNT, BotRuntime, build_runtime
 from intake_api.app import create_app
 from intake_api.config import Settings
-from intake_api.crypto import PersonalDataCipher
+from intake_api.crypto import PersonalDataCipher, configure_cipher
 from intake_api.errors import BodySizeLimit, install_error_handlers
+from intake_api.keyfile import cipher_from_settings
+from intake_api.state import AppState
 
 
 def _lifespan(runtime_ref: list[BotRuntime]):  # type: ignore[no-untyped-def]
@@ -66,7 +71,14 @@ def combined_app(settings: Settings, bot_settings: BotSettings, engine: Engine) 
     app = create_app(settings, engine, lifespan=_lifespan(ref))
     state = app.state.hotline
     ensure_service_account(engine)
-    runtime = build_runtime(bot_settings, engine, state.cipher, settings.hotlines, api_state=state)
+    runtime = build_runtime(
+        bot_settings,
+        engine,
+        state.cipher,
+        settings.hotlines,
+        api_state=state,
+        agency_codes=settings.agency_codes,
+    )
     ref.append(runtime)
     app.state.bot = runtime
     mount(app, runtime)
@@ -74,12 +86,14 @@ def combined_app(settings: Settings, bot_settings: BotSettings, engine: Engine) 
 
 
 def bot_app(
-    bot_settings: BotSettings, engine: Engine, cipher: PersonalDataCipher, hotlines: dict[str, str]
+    bot_settings: BotSettings, engine: Engine, cipher: PersonalDataCipher, settings: Settings
 ) -> FastAPI:
     ref: list[BotRuntime] = []
     app = FastAPI(title="Hotline bot", lifespan=_lifespan(ref), docs_url=None, redoc_url=None)
     install_error_handlers(app)
-    runtime = build_runtime(bot_settings, engine, cipher, hotlines)
+    runtime = build_runtime(
+        bot_settings, engine, cipher, settings.hotlines, agency_codes=settings.agency_codes
+    )
     ref.append(runtime)
     app.state.bot = runtime
     mount(app, runtime)
@@ -90,3 +104,24 @@ def bot_app(
 
     app.add_middleware(BodySizeLimit, max_bytes=64 * 1024)
     return app
+
+
+def run_chat(settings: Settings, engine: Engine, name: str) -> None:
+    """The whole bot, in-process, in this terminal."""
+    # The conversation is the screen here; log lines would interleave with it.
+    logging.getLogger().setLevel(logging.WARNING)
+    cipher = cipher_from_settings(settings)
+    configure_cipher(cipher)
+    ensure_service_account(engine)
+    terminal = TerminalChannel()
+    runtime = build_runtime(
+        get_bot_settings().model_copy(update={"intake_transport": "inprocess"}),
+        engine,
+        cipher,
+        settings.hotlines,
+        api_state=AppState(settings=settings, engine=engine, cipher=cipher),
+        extra_channels={terminal.name: terminal},
+        agency_codes=settings.agency_codes,
+    )
+    # Staff replies for this terminal, and the outbox, between the person's turns.
+    asyncio.run(terminal.chat(runtime.service.accept, runtime.tick, name))

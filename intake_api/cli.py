@@ -1,41 +1,26 @@
-"""The `hotline` command: serve, database, users, tokens, keys, and the bot's `nlu` commands."""
+"""The intake API's commands: its accounts, tokens, keys and a look at tickets, and the pieces
+of start-up the API needs. The `hotline` command (`bot.cli`) composes these with the bot's;
+nothing here knows the bot."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import Engine
 
-from bot.nlu.cli import nlu_app
-
-app = typer.Typer(
-    help="Vietnamese anti-trafficking hotline: intake API, bot and NLU.",
-    no_args_is_help=True,
-    # Rich tracebacks print local variables, which can hold personal data or keys.
-    pretty_exceptions_enable=False,
-)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff and service accounts.", no_args_is_help=True)
 tokens_app = typer.Typer(
     help="Long-lived bearer tokens for service accounts.", no_args_is_help=True
 )
 keys_app = typer.Typer(help="Encryption keys for personal data.", no_args_is_help=True)
 tickets_app = typer.Typer(help="A quick look at tickets from the server.", no_args_is_help=True)
-outbox_app = typer.Typer(
-    help="Tickets and messages the bot has not yet delivered to the API.", no_args_is_help=True
-)
-app.add_typer(db_app, name="db")
-app.add_typer(users_app, name="users")
-app.add_typer(tokens_app, name="tokens")
-app.add_typer(keys_app, name="keys")
-app.add_typer(tickets_app, name="tickets")
-app.add_typer(outbox_app, name="outbox")
-app.add_typer(nlu_app, name="nlu")
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def engine_from_settings():  # type: ignore[no-untyped-def]
     from intake_api.config import get_settings
     from intake_api.crypto import configure_cipher
     from intake_api.db import make_engine
@@ -47,18 +32,9 @@ def _engine():  # type: ignore[no-untyped-def]
     return make_engine(settings.database_url)
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> None:
     typer.secho(message, err=True, fg=typer.colors.RED)
     raise typer.Exit(code=1)
-
-
-@db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
-    """Create or migrate the database schema (Alembic)."""
-    from intake_api.migrate import upgrade
-
-    upgrade(_engine(), revision)
-    typer.echo("database is at the latest schema")
 
 
 def ensure_admin(engine) -> str | None:  # type: ignore[no-untyped-def]
@@ -76,15 +52,15 @@ def ensure_admin(engine) -> str | None:  # type: ignore[no-untyped-def]
         return password
 
 
-def _prepare():  # type: ignore[no-untyped-def]
-    """Settings, a migrated engine, and the first admin account on a new database."""
+def prepare(upgrade: Callable[[Engine], None]):  # type: ignore[no-untyped-def]
+    """Settings, an engine migrated by `upgrade`, and the first admin account on a new
+    database."""
     from intake_api.config import get_settings
     from intake_api.logging_setup import configure_logging
-    from intake_api.migrate import upgrade
 
     configure_logging()
     settings = get_settings()
-    engine = _engine()
+    engine = engine_from_settings()
     upgrade(engine)
     password = ensure_admin(engine)
     if password:
@@ -97,7 +73,7 @@ def _prepare():  # type: ignore[no-untyped-def]
     return settings, engine
 
 
-def _run(asgi_app, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
+def run_server(asgi_app, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
     import uvicorn
 
     typer.echo(f"serving on http://{host}:{port}  (web chat: /chat, API docs: /docs)")
@@ -107,56 +83,6 @@ def _run(asgi_app, host: str, port: int) -> None:  # type: ignore[no-untyped-def
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to listen on")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on")]
-
-
-@app.command()
-def serve(host: HostOption = None, port: PortOption = None) -> None:
-    """The API and the bot in one process (the embedded set-up of `make run`)."""
-    from bot.config import get_bot_settings
-    from bot.server import combined_app
-
-    settings, engine = _prepare()
-    asgi_app = combined_app(settings, get_bot_settings(), engine)
-    _run(asgi_app, host or settings.host, port or settings.port)
-
-
-@app.command()
-def api(host: HostOption = None, port: PortOption = None) -> None:
-    """The intake API alone (the bot runs elsewhere with `hotline bot`)."""
-    from intake_api.app import create_app
-
-    settings, engine = _prepare()
-    _run(create_app(settings, engine), host or settings.host, port or settings.port)
-
-
-@app.command()
-def bot(host: HostOption = None, port: Annotated[int, typer.Option()] = 8001) -> None:
-    """The bot alone, delivering to the API over HTTP (HOTLINE_INTAKE_URL, HOTLINE_INTAKE_TOKEN)."""
-    from bot.config import get_bot_settings
-    from bot.server import bot_app
-    from intake_api.crypto import get_cipher
-
-    settings, engine = _prepare()
-    bot_settings = get_bot_settings().model_copy(update={"intake_transport": "http"})
-    try:
-        asgi_app = bot_app(bot_settings, engine, get_cipher(), settings.hotlines)
-    except RuntimeError as exc:
-        _fail(str(exc))
-        return
-    _run(asgi_app, host or settings.host, port)
-
-
-@app.command()
-def chat(
-    name: Annotated[str, typer.Option(help="Who you are in this chat (one conversation each)")] = (
-        "demo"
-    ),
-) -> None:
-    """Talk to the bot in the terminal, for demos and staff training. Ctrl-D to leave."""
-    from bot.terminal_chat import run_chat
-
-    settings, engine = _prepare()
-    run_chat(settings, engine, name)
 
 
 @tickets_app.command("list")
@@ -169,7 +95,7 @@ def tickets_list(
     from intake_api.migrate import upgrade
     from intake_api.models import Ticket
 
-    engine = _engine()
+    engine = engine_from_settings()
     upgrade(engine)
     with Session(engine) as session:
         rows = session.exec(select(Ticket).order_by(col(Ticket.created_at).desc()).limit(limit))
@@ -203,11 +129,11 @@ def users_create(
         password = secrets.token_urlsafe(15)
     elif password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with Session(_engine()) as session:
+    with Session(engine_from_settings()) as session:
         try:
             user = create_user(session, username, password, role, agency, full_name)
         except UserError as exc:
-            _fail(f"cannot create the user: {exc}")
+            fail(f"cannot create the user: {exc}")
             return
     typer.echo(f"created user '{user.username}' with roles {user.roles}")
     if random_password:
@@ -226,11 +152,11 @@ def users_set_password(
 
     if password is None:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-    with Session(_engine()) as session:
+    with Session(engine_from_settings()) as session:
         try:
             set_password(session, username, password)
         except UserError as exc:
-            _fail(f"cannot set the password: {exc}")
+            fail(f"cannot set the password: {exc}")
     typer.echo(f"password changed for '{username}'")
 
 
@@ -246,43 +172,13 @@ def tokens_issue(
     from intake_api.models import User
     from intake_api.tokens import issue_token
 
-    with Session(_engine()) as session:
+    with Session(engine_from_settings()) as session:
         user = session.exec(select(User).where(User.username == username.lower())).first()
         if user is None:
-            _fail(f"there is no user named '{username}'")
+            fail(f"there is no user named '{username}'")
             return
         token = issue_token(session, user, timedelta(days=days), label=label or "cli")
     typer.echo(token)
-
-
-@outbox_app.command("list")
-def outbox_list() -> None:
-    """What waits or was refused: id, kind, code, state, attempts, last error (no message text)."""
-    from bot.intake.outbox import stuck_items
-    from intake_api.migrate import upgrade
-
-    engine = _engine()
-    upgrade(engine)
-    items = stuck_items(engine)
-    for item in items:
-        typer.echo(
-            f"{item.id:>6}  {item.kind:<6} {item.reference_code}  {item.state:<8} "
-            f"attempts={item.attempts}  {item.last_error or ''}"
-        )
-    typer.echo(f"{len(items)} not delivered")
-
-
-@outbox_app.command("retry")
-def outbox_retry(
-    ids: Annotated[
-        list[int] | None, typer.Argument(help="Item ids; none: every refused item")
-    ] = None,
-) -> None:
-    """Put refused items back in line once the cause is fixed; the bot delivers them next round."""
-    from bot.intake.outbox import requeue
-
-    count = requeue(_engine(), ids or None)
-    typer.echo(f"{count} item(s) queued again")
 
 
 @keys_app.command("generate")
@@ -298,5 +194,5 @@ def keys_rotate() -> None:
     """Re-encrypt all personal data with the first key of HOTLINE_ENCRYPTION_KEYS."""
     from intake_api.key_rotation import rotate_all
 
-    count = rotate_all(_engine())
+    count = rotate_all(engine_from_settings())
     typer.echo(f"re-encrypted {count} values with the newest key")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -12,15 +11,11 @@ from sqlmodel import Session
 
 from intake_api.config import Settings
 from intake_api.enums import Role
-from intake_api.models import User
+from intake_api.identity import TICKET_ROLES, Caller
 from intake_api.state import AppState
 from intake_api.tokens import user_for_token
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
-
-# Roles that work tickets; `admin` alone sees no ticket contents (docs/api.md).
-TICKET_ROLES = frozenset({Role.operator, Role.police, Role.dolisa, Role.supervisor})
-ALL_TICKETS_ROLES = frozenset({Role.operator, Role.supervisor})
 
 
 def get_state(request: Request) -> AppState:
@@ -40,30 +35,6 @@ SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-@dataclass(frozen=True)
-class Caller:
-    user: User
-    roles: frozenset[str]
-
-    @property
-    def username(self) -> str:
-        return self.user.username
-
-    @property
-    def sees_all_tickets(self) -> bool:
-        return bool(self.roles & ALL_TICKETS_ROLES)
-
-    @property
-    def agencies(self) -> frozenset[str]:
-        """The agencies whose tickets a police/dolisa caller works."""
-        own = {r for r in self.roles if r in (Role.police, Role.dolisa)}
-        return frozenset({self.user.agency} if self.user.agency else own)
-
-    @property
-    def works_tickets(self) -> bool:
-        return bool(self.roles & TICKET_ROLES)
-
-
 def get_caller(session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Caller:
     unauthorized = HTTPException(
         status_code=status.HTTP_401_UNAUTHORIZED,
@@ -75,7 +46,7 @@ def get_caller(session: SessionDep, token: Annotated[str | None, Depends(oauth2_
     user = user_for_token(session, token)
     if user is None:
         raise unauthorized
-    return Caller(user=user, roles=user.role_set)
+    return Caller.of(user)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -14,9 +14,9 @@ from intake_api.config import Settings
 from intake_api.crypto import PersonalDataCipher
 from intake_api.db import utcnow
 from intake_api.enums import Status
-from intake_api.lifecycle import due_at
 from intake_api.models import Ticket, TicketAgency, TicketEvent, TicketMessage
 from intake_api.refcodes import new_reference_code
+from intake_api.rules.priority import due_at
 from intake_api.schemas import IntakeIn
 
 
@@ -139,7 +139,7 @@ def _build(
         triage_reasons=list(body.triage.reasons),
         idempotency_key=digest,
         request_fingerprint=print_,
-        due_at=due_at(settings, body.triage.priority, now),
+        due_at=due_at(settings.service_levels_hours, body.triage.priority, now),
         created_at=now,
         updated_at=now,
     )

@@ -23,7 +23,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import Session
 
 from intake_api.config import Settings
-from intake_api.deps import Caller
+from intake_api.identity import Caller
 from intake_api.schemas import DISPLAY_ZONE
 from intake_api.stats import CountRow, Grouping, StatsOut, compute_stats
 from intake_api.tickets import TicketFilters

@@ -31,11 +31,12 @@ from sqlmodel import Session, col, select
 
 from intake_api.config import Settings
 from intake_api.db import utcnow
-from intake_api.deps import Caller
 from intake_api.enums import CLOSED_STATUSES, Channel, Intent, Priority, Status
+from intake_api.identity import Caller
 from intake_api.models import Ticket, TicketAgency
+from intake_api.rules.visibility import visibility_clause
 from intake_api.schemas import DISPLAY_ZONE, LocalTime
-from intake_api.tickets import TicketFilters, visibility_clause
+from intake_api.tickets import TicketFilters
 
 UNKNOWN = "unknown"
 NOT_CASES = (Status.duplicate.value, Status.unfounded.value)

@@ -11,9 +11,8 @@ from sqlmodel import Session, col, select
 
 from intake_api.audit import record
 from intake_api.db import utcnow
-from intake_api.deps import Caller
-from intake_api.enums import ReferralState
-from intake_api.lifecycle import is_closed
+from intake_api.enums import CLOSED_STATUSES
+from intake_api.identity import Caller
 from intake_api.models import (
     Note,
     Referral,
@@ -25,6 +24,8 @@ from intake_api.models import (
     User,
 )
 from intake_api.refcodes import normalize_reference_code
+from intake_api.rules.lifecycle import is_closed
+from intake_api.rules.visibility import visibility_clause
 from intake_api.schemas import (
     EventOut,
     MessageOut,
@@ -39,18 +40,6 @@ from intake_api.schemas import (
 
 class TicketNotFound(LookupError):
     pass
-
-
-def visibility_clause(caller: Caller) -> Any:
-    """SQL condition for the tickets a caller may see (None: all of them)."""
-    if caller.sees_all_tickets:
-        return None
-    agencies = list(caller.agencies)
-    routed = select(TicketAgency.ticket_id).where(col(TicketAgency.agency).in_(agencies))
-    referred = select(Referral.ticket_id).where(
-        col(Referral.to_agency).in_(agencies), Referral.state == ReferralState.pending
-    )
-    return or_(col(Ticket.id).in_(routed), col(Ticket.id).in_(referred))
 
 
 def find_by_reference(session: Session, code: str) -> Ticket | None:
@@ -137,7 +126,7 @@ def list_page(
     stmt = visible_tickets(caller, filters)
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
     # Open tickets first, then by priority and due time: the queue staff work from the top.
-    closed_last = case((col(Ticket.status).in_(["resolved", "unfounded", "duplicate"]), 1), else_=0)
+    closed_last = case((col(Ticket.status).in_(sorted(CLOSED_STATUSES)), 1), else_=0)
     stmt = stmt.order_by(closed_last, Ticket.priority, Ticket.due_at, Ticket.id)
     rows = session.exec(stmt.offset((page - 1) * page_size).limit(page_size)).all()
     return list(rows), int(total)

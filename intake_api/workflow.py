@@ -13,9 +13,8 @@ from intake_api.audit import record
 from intake_api.config import Settings
 from intake_api.crypto import get_cipher
 from intake_api.db import utcnow
-from intake_api.deps import Caller
 from intake_api.enums import REPLYABLE_CHANNELS, ReferralState, ReplyState, Status
-from intake_api.lifecycle import due_at, illegal_move_reason, is_closed
+from intake_api.identity import Caller
 from intake_api.models import (
     Note,
     Referral,
@@ -26,6 +25,8 @@ from intake_api.models import (
     TicketMessage,
     User,
 )
+from intake_api.rules.lifecycle import illegal_move_reason, is_closed
+from intake_api.rules.priority import due_at, raises
 from intake_api.schemas import OutboundReply, ReporterMessageIn, TicketPatch
 from intake_api.tickets import agencies_of
 
@@ -119,7 +120,7 @@ def apply_patch(
     if patch.priority is not None and patch.priority != ticket.priority:
         _event(session, ticket, actor, "priority", ticket.priority, patch.priority)
         ticket.priority = patch.priority
-        ticket.due_at = due_at(settings, patch.priority, ticket.created_at)
+        ticket.due_at = due_at(settings.service_levels_hours, patch.priority, ticket.created_at)
     if patch.agencies is not None:
         set_agencies(session, ticket, actor, patch.agencies)
     if patch.status is not None:
@@ -307,11 +308,10 @@ def append_reporter_message(
         ticket.reporter_phone = phone
         ticket.phone_hash = get_cipher().blind_index("phone", phone)
         _event(session, ticket, actor, "reporter_phone", None, "updated")
-    # Priorities sort as strings: "P1" < "P2" < "P3"; the bot only ever raises them.
-    if body.priority is not None and body.priority < ticket.priority:
+    if raises(ticket.priority, body.priority):
         _event(session, ticket, actor, "priority", ticket.priority, body.priority)
         ticket.priority = body.priority
-        ticket.due_at = due_at(settings, body.priority, ticket.created_at)
+        ticket.due_at = due_at(settings.service_levels_hours, body.priority, ticket.created_at)
     _touch(ticket, now)
     try:
         _save_versioned(session, ticket)

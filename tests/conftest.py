@@ -19,9 +19,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
+from bot.migrate import upgrade
 from intake_api.crypto import PersonalDataCipher, configure_cipher, generate_key
 from intake_api.db import make_engine
-from intake_api.migrate import upgrade
 
 POSTGRES_URL = os.environ.get(
     "HOTLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -10,10 +10,10 @@ from typing import Any
 from bot.dialogue.companies import CompanyRegistry
 from bot.dialogue.folding import fold
 from bot.dialogue.message import Incoming
-from bot.dialogue.ports import IntakePort
 from bot.dialogue.replies import BotReply
 from bot.dialogue.state import Conversation
 from bot.dialogue.wording import Wording
+from bot.intake.port import IntakePort
 
 TriageFn = Callable[[dict[str, Any], Sequence[dict[str, Any]]], dict[str, Any]]
 

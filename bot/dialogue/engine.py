@@ -14,15 +14,15 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.channels.base import InboundMessage
+from bot.contract import InboundMessage
 from bot.dialogue.companies import CompanyRegistry
 from bot.dialogue.context import Context, Services, TriageFn
 from bot.dialogue.message import Incoming
-from bot.dialogue.ports import IntakePort
 from bot.dialogue.replies import BotReply, Turn
 from bot.dialogue.routing import answer_intent, route
 from bot.dialogue.state import Conversation
 from bot.dialogue.wording import Wording
+from bot.intake.port import IntakePort
 from bot.nlu.backend import NLUBackend
 
 __all__ = ["BotReply", "Dialogue", "Turn"]

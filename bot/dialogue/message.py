@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from bot.channels.base import InboundMessage
+from bot.contract import InboundMessage
 from bot.dialogue.folding import contains_phrase, fold
 
 

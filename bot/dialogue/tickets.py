@@ -12,38 +12,41 @@ from dataclasses import asdict
 from typing import Any
 
 from bot.dialogue.context import Context
-from bot.dialogue.ports import TicketDraft, TicketUpdate, TranscriptLine
 from bot.dialogue.replies import BotReply
+from bot.intake.port import TicketDraft, TicketUpdate, TranscriptLine
+from bot.triage import routed
+from intake_api.rules.priority import is_priority, raises
 
 log = logging.getLogger(__name__)
 
-# Intake API limits (docs/api.md; intake_api/schemas.py): 4000 characters a line, 200 lines a ticket.
+# Intake API limits (docs/api.md; intake_api/schemas.py): 4000 characters a line, 200 lines
+# a ticket.
 MAX_LINE_CHARS = 4000
 MAX_DRAFT_LINES = 200
 
-# Kinds of filing, with what the ticket falls back to when triage failed or routed nowhere
-# (the intake API refuses a ticket without an agency, and a refused ticket is a lost report).
+# Kinds of filing, with the priority and category a ticket falls back to when triage failed or
+# routed nowhere (the intake API refuses a ticket without an agency, and a refused ticket is a
+# lost report); the agencies then come from triage's own routing table.
 RESCUE = "rescue"
 TIP = "tip"
 SUPPORT = "support"
-_FALLBACK_TRIAGE: dict[str, dict[str, Any]] = {
-    RESCUE: {"priority": "P1", "category": "request_rescue", "agencies": ["dolisa", "police"]},
-    TIP: {"priority": "P2", "category": "report_trafficking", "agencies": ["police"]},
-    SUPPORT: {"priority": "P3", "category": "request_support", "agencies": ["dolisa"]},
+_FALLBACK: dict[str, tuple[str, str]] = {
+    RESCUE: ("P1", "request_rescue"),
+    TIP: ("P2", "report_trafficking"),
+    SUPPORT: ("P3", "request_support"),
 }
-_PRIORITY_RANK = {"P1": 1, "P2": 2, "P3": 3}
 
 
 def ticket_triage(ctx: Context, kind: str, since: int = 0) -> dict[str, Any]:
     """The triage of what was said from parse `since` on, for a ticket of `kind`; never
     without priority or agency."""
-    fallback = _FALLBACK_TRIAGE[kind]
     found = ctx.triage if since == 0 else ctx.triage_from(since) or ctx.triage
-    if not found or not found.get("agencies") or found.get("priority") not in _PRIORITY_RANK:
+    if not found or not found.get("agencies") or not is_priority(found.get("priority")):
         reason = "triage unavailable" if not found else "triage gave no agency"
         log.warning("dialogue.triage_fallback kind=%s reason=%s", kind, reason)
-        reasons = [*(found or {}).get("reasons", []), reason]
-        return {**fallback, "reasons": reasons}
+        priority, category = _FALLBACK[kind]
+        fallback = routed(category, priority)
+        return {**fallback, "reasons": [*(found or {}).get("reasons", []), reason]}
     result = dict(found)
     result["agencies"] = list(result["agencies"])
     if kind == RESCUE:
@@ -170,14 +173,12 @@ def _send_update(ctx: Context, code: str, update: TicketUpdate) -> None:
 
 
 def _raised(ctx: Context, priority: str | None) -> str | None:
-    """The priority to send: only ever a raise over what the ticket has."""
-    if priority not in _PRIORITY_RANK:
-        return None
-    current = ctx.conv.ticket_priority
-    if current in _PRIORITY_RANK and _PRIORITY_RANK[current] <= _PRIORITY_RANK[priority]:
-        return priority if priority == "P1" else None
-    ctx.conv.ticket_priority = priority
-    return priority
+    """The priority to send: only ever a raise over what the ticket has. P1 always goes: staff
+    may have lowered the ticket since, and danger now must reach it again."""
+    if raises(ctx.conv.ticket_priority, priority):
+        ctx.conv.ticket_priority = priority
+        return priority
+    return "P1" if priority == "P1" else None
 
 
 def _chunks(text: str) -> list[str]:

@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot.dialogue.ports import IntakeUnavailable, TicketDraft, TicketStatus, TicketUpdate
 from bot.intake.outbox import Outbox, enqueue
+from bot.intake.port import IntakeUnavailable, TicketDraft, TicketStatus, TicketUpdate
 from bot.intake.transport import IntakeTransport, Rejected, Unavailable
 from bot.models import OutboxItem
 from intake_api.refcodes import new_reference_code

@@ -10,9 +10,9 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from bot.intake.transport import Rejected, Unavailable
-from intake_api.deps import Caller
 from intake_api.enums import Role
 from intake_api.errors import describe_validation_errors
+from intake_api.identity import Caller
 from intake_api.intake import IdempotencyConflict, ReferenceCodeTaken, UnknownValue, create_ticket
 from intake_api.models import User
 from intake_api.schemas import DeliveryResult, IntakeIn, IntakeOut, ReporterMessageIn
@@ -30,7 +30,7 @@ class InProcessTransport:
         user = session.exec(select(User).where(User.username == self._username)).first()
         if user is None or not user.active or Role.service not in user.role_set:
             raise Rejected(401, f"no active service account '{self._username}'")
-        return Caller(user=user, roles=user.role_set)
+        return Caller.of(user)
 
     def _session(self) -> Session:
         return Session(self._state.engine, expire_on_commit=False)

@@ -6,11 +6,15 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import bot.models  # noqa: F401  (the bot's tables share the database and its history)
 import intake_api.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 config = context.config
 target_metadata = SQLModel.metadata
+
+
+def _api_tables_only(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+    # The bot's tables (`bot_*`) have their own history in bot/migrations/.
+    return type_ != "table" or not str(name).startswith("bot_")
 
 
 def run_migrations_offline() -> None:
@@ -40,7 +44,12 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     # Batch mode lets later migrations alter columns on SQLite too.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        include_object=_api_tables_only,
+        render_as_batch=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

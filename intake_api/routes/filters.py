@@ -1,4 +1,5 @@
-"""The ticket filters shared by the queue and the statistics (docs/api.md: "filters as for tickets")."""
+"""The ticket filters shared by the queue and the statistics (docs/api.md: "filters as for
+tickets")."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from sqlmodel import Session, col, func, select
 from twilio.request_validator import RequestValidator
 
-from bot.channels.zalo import signature_for
+from bot.channels.zalo.channel import signature_for
 from bot.config import BotSettings
 from bot.models import InboundRecord
 from bot.runtime import BotRuntime, build_runtime

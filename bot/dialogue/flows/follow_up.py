@@ -12,9 +12,9 @@ import logging
 import re
 
 from bot.dialogue.context import Context
-from bot.dialogue.ports import IntakeUnavailable
 from bot.dialogue.replies import BotReply
 from bot.dialogue.state import FOLLOW_UP
+from bot.intake.port import IntakeUnavailable
 
 log = logging.getLogger(__name__)
 

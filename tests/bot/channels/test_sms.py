@@ -16,10 +16,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from bot.channels.base import DeliveryError, InboundMessage, OutboundText
-from bot.channels.sms import WEBHOOK_PATH, SmsChannel, router
-from bot.channels.sms_segments import count_segments, encoding, length_units, strip_diacritics
+from bot.channels.sms.channel import WEBHOOK_PATH, SmsChannel, webhook_router
+from bot.channels.sms.segments import count_segments, encoding, length_units, strip_diacritics
 from bot.config import BotSettings
+from bot.contract import DeliveryError, InboundMessage, OutboundText, Throttled
 from tests.bot.channels.fake_twilio import FakeTwilio, twilio_error
 from tests.bot.nlu.fake_rasa import closed_port_url
 
@@ -48,7 +48,7 @@ def settings(**overrides: Any) -> BotSettings:
 
 
 def twilio_form(**overrides: str) -> dict[str, str]:
-    """What Twilio posts for one inbound SMS (docs/platforms.md §3.1), including fields we ignore."""
+    """What Twilio posts for one inbound SMS (docs/platforms.md §3.1), with fields we ignore."""
     form = {
         "ToCountry": "US",
         "SmsMessageSid": MESSAGE_SID,
@@ -89,7 +89,7 @@ class RecordingHandler:
 
 def webhook_client(handler: RecordingHandler, **overrides: Any) -> TestClient:
     app = FastAPI()
-    app.include_router(router(handler, settings(**overrides)))
+    app.include_router(webhook_router(handler, settings(**overrides)))
     return TestClient(app)
 
 
@@ -194,7 +194,7 @@ def test_without_public_base_url_the_request_url_is_what_was_signed(
 def test_public_url_keeps_a_prefix_the_proxy_strips(handler: RecordingHandler) -> None:
     # Twilio calls https://…/hotline/sms/webhook; the app runs with root_path=/hotline.
     app = FastAPI()
-    app.include_router(router(handler, settings(public_base_url=PUBLIC_BASE + "/hotline")))
+    app.include_router(webhook_router(handler, settings(public_base_url=PUBLIC_BASE + "/hotline")))
     client = TestClient(app, root_path="/hotline")
     form = twilio_form()
     headers = signed(form, url=PUBLIC_BASE + "/hotline" + WEBHOOK_PATH)
@@ -269,10 +269,7 @@ def test_twilio_retrying_one_sms_gives_the_same_message_id_each_time(
 
 
 def test_rate_limited_sender_gets_429_with_retry_after() -> None:
-    class Flooded(Exception):
-        retry_after = 30
-
-    handler = RecordingHandler(error=Flooded())
+    handler = RecordingHandler(error=Throttled(30))
     client = webhook_client(handler)
     form = twilio_form()
     response = client.post(WEBHOOK_PATH, data=form, headers=signed(form))

@@ -11,21 +11,21 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from telegram import Update
 from telegram.ext import Application
 from telegram.request import HTTPXRequest
 
-from bot.channels.base import DeliveryError, InboundMessage, OutboundText
-from bot.channels.telegram import (
+from bot.channels.telegram.channel import (
     MAX_TEXT_UTF16,
     SECRET_HEADER,
     WEBHOOK_PATH,
     TelegramChannel,
-    TelegramRetryAfter,
-    parse_update,
-    split_text,
+    inbound_from_update,
     to_e164,
 )
+from bot.channels.text import split_text
 from bot.config import BotSettings
+from bot.contract import DeliveryError, InboundMessage, OutboundText, Throttled
 from tests.bot.channels.fake_telegram import TOKEN, FakeTelegram, text_update
 
 SECRET = "s3cret_Token-for-tests"
@@ -45,12 +45,6 @@ class RecordingHandler:
         new = all(m.message_id != message.message_id for m in self.messages)
         self.messages.append(message)
         return new
-
-
-class RateLimited(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("flood")
-        self.retry_after = retry_after
 
 
 @pytest.fixture
@@ -130,7 +124,7 @@ async def test_webhook_refuses_missing_or_wrong_secret_without_calling_handler(
     secret: str | None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="bot.channels.telegram"):
+    with caplog.at_level(logging.WARNING, logger="bot.channels.telegram.channel"):
         response = await post_update(client, text_update(1, "xin chào"), secret=secret)
 
     assert response.status_code == 403
@@ -330,7 +324,7 @@ async def test_group_chat_updates_are_acknowledged_but_ignored(
 ) -> None:
     update = text_update(10006, "Nhóm: số 0912345678", chat_id=-100_123, chat_type=chat_type)
 
-    with caplog.at_level(logging.INFO, logger="bot.channels.telegram"):
+    with caplog.at_level(logging.INFO, logger="bot.channels.telegram.channel"):
         response = await post_update(client, update)
 
     assert response.status_code == 200
@@ -388,7 +382,7 @@ async def test_media_without_words_is_passed_on_by_kind(
 async def test_logs_carry_update_id_and_type_but_no_text_or_chat(
     client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.DEBUG, logger="bot.channels.telegram"):
+    with caplog.at_level(logging.DEBUG, logger="bot.channels.telegram.channel"):
         await post_update(client, text_update(10008, "Nguyễn Văn A 0912345678", chat_id=777_888))
 
     assert "10008" in caplog.text and "message" in caplog.text
@@ -400,7 +394,7 @@ async def test_logs_carry_update_id_and_type_but_no_text_or_chat(
 async def test_flood_limited_handler_turns_into_429_with_retry_after(fake: FakeTelegram) -> None:
     tg = channel_for(fake)
     app = FastAPI()
-    app.include_router(tg.router(RecordingHandler(error=RateLimited(retry_after=30))))
+    app.include_router(tg.router(RecordingHandler(error=Throttled(retry_after=30))))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as http:
@@ -427,9 +421,9 @@ async def test_storage_failure_is_not_acknowledged_and_its_message_not_logged(
     assert "Lào" not in caplog.text
 
 
-def test_parse_update_without_a_server(fake: FakeTelegram) -> None:
+def test_an_update_becomes_a_message_without_a_server(fake: FakeTelegram) -> None:
     tg = channel_for(fake)
-    message = parse_update(text_update(5, "chào", message_id=3), tg.bot)
+    message = inbound_from_update(Update.de_json(text_update(5, "chào", message_id=3), tg.bot))
     assert message is not None
     assert message.sender_id == str(CHAT_ID)
     assert (message.message_id, message.text) == ("555001:3", "chào")
@@ -514,7 +508,7 @@ async def test_flood_control_is_a_temporary_failure_with_the_wait(
 ) -> None:
     fake.fail("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
 
-    with pytest.raises(TelegramRetryAfter) as caught:
+    with pytest.raises(DeliveryError) as caught:
         await channel.send(OutboundText("telegram", str(CHAT_ID), "Xin chào"))
 
     assert caught.value.permanent is False
@@ -561,8 +555,10 @@ async def test_delete_removes_sent_and_inbound_messages_and_ignores_failures(
 
 
 async def test_start_registers_the_webhook_with_the_secret(fake: FakeTelegram) -> None:
-    tg = TelegramChannel(settings_for(fake))
-    await tg.start(webhook_url="https://hotline.example.vn/telegram/webhook")
+    tg = TelegramChannel(
+        settings_for(fake), webhook_url="https://hotline.example.vn/telegram/webhook"
+    )
+    await tg.start()
     await tg.stop()
 
     assert [c.method for c in fake.calls] == ["getMe", "setWebhook"]
@@ -652,7 +648,7 @@ async def test_polling_stops_promptly_during_a_long_poll(
 
 def test_split_text_counts_emoji_as_two_units_and_never_exceeds_the_limit() -> None:
     text = "🆘" * 3000  # 3000 characters, 6000 UTF-16 units
-    parts = split_text(text)
+    parts = split_text(text, MAX_TEXT_UTF16)
     assert len(parts) == 2
     assert all(len(p.encode("utf-16-le")) // 2 <= MAX_TEXT_UTF16 for p in parts)
     assert "".join(parts) == text

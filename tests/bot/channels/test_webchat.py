@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 from sqlmodel import Session, select
 
-from bot.channels.base import OutboundText
 from bot.config import BotSettings
+from bot.contract import OutboundText
 from bot.runtime import BotRuntime, build_runtime
 from bot.server import mount
 from intake_api.models import Ticket

@@ -16,9 +16,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from bot.channels.base import DeliveryError, InboundMessage, OutboundText
-from bot.channels.zalo import ZaloChannel, router, split_text
+from bot.channels.text import split_text
+from bot.channels.zalo.channel import MAX_TEXT_UNITS, ZaloChannel
 from bot.config import BotSettings
+from bot.contract import DeliveryError, InboundMessage, OutboundText, Throttled
 from tests.bot.channels.fake_zalo import FakeZalo, Reply
 from tests.bot.nlu.fake_rasa import closed_port_url
 
@@ -62,10 +63,6 @@ class RecordingHandler:
         return True
 
 
-class RateLimited(Exception):
-    retry_after = 30
-
-
 def text_event(text: str, msg_id: str = "96d3cdf3af150460909", **extra: Any) -> dict[str, Any]:
     return {
         "app_id": APP_ID,
@@ -100,7 +97,7 @@ def handler() -> RecordingHandler:
 
 def client_for(handler: RecordingHandler) -> httpx.AsyncClient:
     app = FastAPI()
-    app.include_router(router(handler, settings()))
+    app.include_router(ZaloChannel(settings()).router(handler))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
@@ -408,7 +405,7 @@ async def test_same_msg_id_delivered_three_times_keeps_the_same_message_id(
 
 
 async def test_handler_rate_limit_becomes_429_with_retry_after() -> None:
-    handler = RecordingHandler(error=RateLimited())
+    handler = RecordingHandler(error=Throttled(30))
     raw, headers = signed(text_event(ACCENTED))
 
     async with client_for(handler) as client:
@@ -458,7 +455,7 @@ async def test_channel_serves_the_same_webhook_for_its_oa(handler: RecordingHand
 
 def test_router_refuses_to_run_without_the_oa_secret_key(handler: RecordingHandler) -> None:
     with pytest.raises(ValueError, match="OA_SECRET_KEY"):
-        router(handler, settings().model_copy(update={"zalo_oa_secret_key": None}))
+        ZaloChannel(settings().model_copy(update={"zalo_oa_secret_key": None})).router(handler)
 
 
 # --------------------------------------------------------------------------------------------
@@ -663,7 +660,7 @@ async def test_long_text_is_split_into_messages_zalo_accepts(
 def test_split_never_separates_a_letter_from_its_combining_diacritic() -> None:
     text = unicodedata.normalize("NFD", "ệ" * 1500)  # 4500 code points, no spaces
 
-    chunks = split_text(text)
+    chunks = split_text(text, MAX_TEXT_UNITS)
 
     assert "".join(chunks) == text
     assert all(len(chunk) <= 2000 for chunk in chunks)
@@ -671,10 +668,10 @@ def test_split_never_separates_a_letter_from_its_combining_diacritic() -> None:
 
 
 def test_split_counts_emoji_as_two_units_and_prefers_paragraph_breaks() -> None:
-    assert [len(c) for c in split_text("😀" * 1500)] == [1000, 500]
+    assert [len(c) for c in split_text("😀" * 1500, MAX_TEXT_UNITS)] == [1000, 500]
     paragraphs = ["a" * 1200, "b" * 1200]
-    assert split_text("\n\n".join(paragraphs)) == paragraphs
-    assert split_text("  \n ") == []
+    assert split_text("\n\n".join(paragraphs), MAX_TEXT_UNITS) == paragraphs
+    assert split_text("  \n ", MAX_TEXT_UNITS) == []
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.channels.base import InboundMessage
+from bot.contract import InboundMessage
 from bot.dialogue.companies import CompanyRegistry
 from bot.dialogue.engine import Dialogue, Turn
-from bot.dialogue.ports import IntakeUnavailable, TicketDraft, TicketStatus, TicketUpdate
 from bot.dialogue.wording import Wording
+from bot.intake.port import IntakeUnavailable, TicketDraft, TicketStatus, TicketUpdate
 
 REPO = Path(__file__).resolve().parents[3]
 NLU_DATA = REPO / "nlu_data"

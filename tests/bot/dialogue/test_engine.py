@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bot.channels.base import InboundMessage
+from bot.contract import InboundMessage
 from tests.bot.dialogue.fakes import Harness, ent
 
 

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
-from bot.dialogue.ports import TicketDraft, TicketUpdate, TranscriptLine
 from bot.intake.client import IntakeClient
 from bot.intake.outbox import Outbox
+from bot.intake.port import TicketDraft, TicketUpdate, TranscriptLine
 from bot.intake.transport import HttpTransport, Rejected, Unavailable
 from intake_api.app import create_app
 from intake_api.models import Reply, Ticket, User

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, func, select
 
-from bot.dialogue.ports import TicketDraft, TicketUpdate, TranscriptLine
 from bot.intake.client import IntakeClient
 from bot.intake.outbox import Outbox
+from bot.intake.port import TicketDraft, TicketUpdate, TranscriptLine
 from intake_api.models import Ticket, TicketMessage
 from intake_api.state import AppState
 from tests.bot.conftest import SwitchableTransport
@@ -105,7 +105,7 @@ def test_unknown_code_and_api_down_are_told_apart(
 ) -> None:
     import pytest
 
-    from bot.dialogue.ports import IntakeUnavailable
+    from bot.intake.port import IntakeUnavailable
 
     client = _client(api_state, transport)
     assert client.lookup_status("TIP-ZZZZZ") is None

@@ -1,0 +1,124 @@
+"""Web chat for a public website: one small page and a JSON endpoint, no external CDN.
+
+The page keeps a random session id (the conversation's address). Every message the bot or a
+staff member sends to a session waits in the database until the page fetches it, so bot
+replies and staff replies take one path.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+
+from bot.config import BotSettings
+from bot.contract import (
+    ChannelBase,
+    ChannelContext,
+    InboundHandler,
+    InboundMessage,
+    OutboundText,
+    TextLimit,
+)
+from bot.models import WebchatMessage
+
+SESSION_PATTERN = r"^[A-Za-z0-9_\-]{16,64}$"
+SessionId = Annotated[str, StringConstraints(pattern=SESSION_PATTERN)]
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+class WebchatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session_id: SessionId
+    message_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=4000)] | None = None
+    after: int = Field(default=0, ge=0, le=2**62)
+
+
+class WebchatChannel(ChannelBase):
+    """Always on: the page and its JSON endpoint are served by this app itself."""
+
+    name = "webchat"
+    limit = TextLimit(4000, "chars")
+    # The page shows the answer returned with its own POST.
+    waits_for_replies = True
+
+    @classmethod
+    def from_settings(cls, settings: BotSettings, context: ChannelContext) -> WebchatChannel:
+        return cls(context.engine, dict(context.hotlines))
+
+    def __init__(self, engine: Engine, hotlines: dict[str, str]) -> None:
+        self._engine = engine
+        # The page shows the emergency numbers before anyone types (from configuration).
+        self._hotlines = hotlines
+
+    async def send(self, message: OutboundText) -> str | None:
+        def store() -> str:
+            with Session(self._engine) as session:
+                row = WebchatMessage(
+                    session_id=message.recipient_id,
+                    text=message.text,
+                    quick_replies=list(message.quick_replies) or None,
+                )
+                session.add(row)
+                session.commit()
+                return str(row.id)
+
+        return await run_in_threadpool(store)
+
+    def messages_after(self, session_id: str, after: int) -> list[dict[str, Any]]:
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(WebchatMessage)
+                .where(WebchatMessage.session_id == session_id, col(WebchatMessage.id) > after)
+                .order_by(col(WebchatMessage.id))
+                .limit(100)
+            ).all()
+            return [
+                {"id": r.id, "text": r.text, "quick_replies": r.quick_replies or []} for r in rows
+            ]
+
+    def router(self, handler: InboundHandler) -> APIRouter:
+        router = APIRouter(tags=["webchat"])
+
+        @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
+        def page() -> HTMLResponse:
+            html = _templates.get_template("webchat.html").render(
+                new_session=secrets.token_urlsafe(24), hotlines=self._hotlines
+            )
+            return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+        @router.post("/webchat/messages")
+        async def post_message(body: WebchatIn) -> JSONResponse:
+            if body.text is not None and body.text.strip():
+                await handler(
+                    InboundMessage(
+                        channel=self.name,
+                        sender_id=body.session_id,
+                        message_id=f"{body.session_id}:{body.message_id}",
+                        text=body.text,
+                    )
+                )
+            messages = await run_in_threadpool(self.messages_after, body.session_id, body.after)
+            return JSONResponse({"messages": messages})
+
+        @router.get("/webchat/messages")
+        async def get_messages(
+            session_id: Annotated[str, Query(pattern=SESSION_PATTERN)],
+            after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        ) -> JSONResponse:
+            messages = await run_in_threadpool(self.messages_after, session_id, after)
+            return JSONResponse({"messages": messages})
+
+        return router

@@ -1,0 +1,49 @@
+"""The one answer every webhook gives the platform (docs/architecture.md, step 2): a message
+stored (new or a retry) is acknowledged with 200; a flooding sender gets 429 with
+`Retry-After`, the platform's own way of slowing down; a message that could not be stored gets
+503, so the platform delivers it again and nothing acknowledged is ever lost."""
+
+from __future__ import annotations
+
+import logging
+import math
+import traceback
+from dataclasses import dataclass, field
+
+from bot.contract import InboundHandler, InboundMessage, Throttled
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Not acknowledged: answer with `status` (and `headers`) so the platform retries."""
+
+    status: int
+    detail: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+async def hand_over(handler: InboundHandler, message: InboundMessage) -> bool | Refusal:
+    """Gives the message to the message service; True (new) or False (a retry of a stored
+    message) once it is stored, else the refusal to answer with."""
+    try:
+        return await handler(message)
+    except Throttled as exc:
+        seconds = max(1, math.ceil(exc.retry_after))
+        log.info("%s inbound throttled for %ds", message.channel, seconds)
+        return Refusal(
+            429,
+            "too many messages from this sender; try again later",
+            {"Retry-After": str(seconds)},
+        )
+    except Exception as exc:
+        log_failure(message.channel, exc)
+        return Refusal(503, "message not stored; try again later")
+
+
+def log_failure(channel: str, exc: BaseException) -> None:
+    # The stack without the exception's message: database errors quote the row they failed on,
+    # and that row holds a person's words.
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("%s inbound not stored: %s\n%s", channel, type(exc).__name__, stack)

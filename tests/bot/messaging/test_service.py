@@ -1,0 +1,138 @@
+"""The bot's message flow around the conversation engine: flood limits, crash recovery,
+erasure and staff replies sent once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.config import BotSettings
+from bot.contract import ChannelBase, InboundMessage, OutboundText, TextLimit, Throttled
+from bot.intake.transport import Unavailable
+from bot.models import Conversation, InboundRecord, WebchatMessage
+from bot.runtime import BotRuntime, build_runtime
+from intake_api.models import Reply, Ticket
+from intake_api.state import AppState
+from tests.bot.conftest import SwitchableTransport
+
+SESSION = "service-test-session-000001"
+
+
+class RecordingChannel(ChannelBase):
+    name = "telegram"
+    limit = TextLimit(4096, "utf16")
+
+    def __init__(self) -> None:
+        self.sent: list[OutboundText] = []
+
+    async def send(self, message: OutboundText) -> str | None:
+        self.sent.append(message)
+        return str(len(self.sent))
+
+    async def delete(self, recipient_id: str, message_ids: list[str]) -> int:
+        return 0
+
+
+@pytest.fixture
+async def runtime(api_state: AppState, transport: SwitchableTransport) -> AsyncIterator[BotRuntime]:
+    rt = build_runtime(
+        BotSettings(rate_limit_messages=3, rate_limit_window_seconds=60),
+        api_state.engine,
+        api_state.cipher,
+        api_state.settings.hotlines,
+        transport=transport,
+        extra_channels={"telegram": RecordingChannel()},
+    )
+    yield rt
+    await rt.service.drain()
+
+
+def _msg(text: str, sender: str = SESSION, channel: str = "webchat") -> InboundMessage:
+    return InboundMessage(channel=channel, sender_id=sender, message_id=uuid.uuid4().hex, text=text)
+
+
+async def test_a_flooding_sender_is_refused_but_nothing_is_lost(
+    runtime: BotRuntime, api_state: AppState
+) -> None:
+    for n in range(3):
+        assert await runtime.service.converse(_msg(f"xin chào {n}")) is True
+    with pytest.raises(Throttled) as caught:
+        await runtime.service.converse(_msg("xin chào 4"))
+    assert caught.value.retry_after > 0
+    with Session(api_state.engine) as session:
+        states = session.exec(select(InboundRecord.state).order_by(InboundRecord.id)).all()
+    assert states == ["processed", "processed", "processed", "throttled"]
+    # Another sender is not affected.
+    assert await runtime.service.converse(_msg("xin chào", sender="other-session-0000001"))
+
+
+async def test_a_message_stored_but_never_answered_is_answered_by_recovery(
+    runtime: BotRuntime, api_state: AppState
+) -> None:
+    store = runtime.service.store
+    # A process stored it (and acknowledged the platform), then died before answering.
+    assert store.store_inbound(_msg("cứu em, em bị nhốt ở Campuchia")) is not None
+    assert await runtime.service.recover(timedelta(0)) == 1
+    with Session(api_state.engine) as session:
+        (ticket,) = session.exec(select(Ticket)).all()
+        assert ticket.priority == "P1"
+        replies = session.exec(select(WebchatMessage)).all()
+    assert replies and "113" in replies[0].text
+    assert await runtime.service.recover(timedelta(0)) == 0
+
+
+async def test_erase_forgets_what_was_said(runtime: BotRuntime, api_state: AppState) -> None:
+    await runtime.service.converse(_msg("con gái tôi đi Trung Quốc mất liên lạc"))
+    await runtime.service.converse(_msg("xoa"))
+    with Session(api_state.engine) as session:
+        texts = session.exec(select(InboundRecord.text)).all()
+        (conversation,) = session.exec(select(Conversation)).all()
+        shown = session.exec(select(WebchatMessage.text)).all()
+    assert texts == [None, None]
+    assert conversation.state == {}
+    # Only the confirmation is left for the page to show.
+    assert len(shown) == 1 and "Trung Quốc" not in shown[0]
+
+
+async def test_staff_reply_is_sent_once_even_when_offered_again(
+    runtime: BotRuntime, api_state: AppState, transport: SwitchableTransport
+) -> None:
+    await runtime.service.converse(_msg("cuu em bi nhot o lao", sender="42", channel="telegram"))
+    with Session(api_state.engine) as session:
+        (ticket,) = session.exec(select(Ticket)).all()
+        session.add(
+            Reply(
+                ticket_id=ticket.id,
+                author="police",
+                text="Đã nhận, giữ an toàn.",
+                channel="telegram",
+                state="queued",
+            )
+        )
+        session.commit()
+    channel: RecordingChannel = runtime.channels["telegram"]  # type: ignore[assignment]
+    before = len(channel.sent)
+    # The report back fails (API down just then): the reply was sent but is offered again.
+    real_report = transport.inner.report_delivery
+
+    def api_down(*args: object, **kwargs: object) -> None:
+        raise Unavailable("connection refused")
+
+    transport.inner.report_delivery = api_down  # type: ignore[method-assign]
+    assert await runtime.replies.run_once() == 1
+    transport.inner.report_delivery = real_report  # type: ignore[method-assign]
+    with Session(api_state.engine) as session:
+        reply = session.exec(select(Reply)).one()
+        reply.lease_until = None  # the lease ran out
+        reply.state = "queued"
+        session.add(reply)
+        session.commit()
+    assert await runtime.replies.run_once() == 1
+    staff_texts = [m.text for m in channel.sent[before:]]
+    assert len(staff_texts) == 1 and "Đã nhận, giữ an toàn." in staff_texts[0]
+    with Session(api_state.engine) as session:
+        assert session.exec(select(Reply)).one().state == "delivered"

@@ -106,7 +106,7 @@ def main() -> int:
         "|" + "-" * 36 + "|" + "-" * 12 + "|" + "-" * 11 + "|" + "-" * 8 + "|",
     ]
     if examples:
-        report = assessment.evaluate(loaded, examples, load_rules(args.data))
+        report = assessment.evaluate(loaded, examples, load_rules(args.data).is_p1)
         f1 = report["intents"]["macro_f1"]
         free = report["diacritic_free"]["intents"]["macro_f1"]
         ent = report["entities"]["f1"]

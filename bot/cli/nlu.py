@@ -63,7 +63,7 @@ def eval_(
     settings = get_bot_settings()
     rules = load_rules(settings.nlu_data_dir)
     if cross_validate:
-        report = assessment.cross_validate(settings.nlu_data_dir, cross_validate, rules)
+        report = assessment.cross_validate(settings.nlu_data_dir, cross_validate, rules.is_p1)
     else:
         if file is None:
             raise typer.BadParameter("give a FILE or --cross-validate K")
@@ -72,7 +72,7 @@ def eval_(
         from bot.nlu.loading import load_embedded
 
         examples = load_yaml_file(file).examples
-        report = assessment.evaluate(load_embedded(settings), examples, rules)
+        report = assessment.evaluate(load_embedded(settings), examples, rules.is_p1)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:

@@ -74,6 +74,10 @@ class TriageRules:
             ),
         )
 
+    def is_p1(self, parse: dict[str, Any]) -> bool:
+        """Whether a first message alone is rated P1."""
+        return triage(parse, [], rules=self)["priority"] == "P1"
+
     def agencies_for(self, category: str, priority: str) -> list[str]:
         """The routing of docs/nlu.md: the category's agencies, more for P1, never none for P1."""
         route = self.routing.get(category, {})

@@ -33,7 +33,6 @@ class BotSettings(TomlTableSettings):
     rasa_fallback_to_embedded: bool = True
 
     # Database for conversations, the inbox and the outbox (defaults to the API's database).
-    database_url: str | None = None
     # Intake API: "inprocess" when bot and API share a process (`make run`), else its base URL.
     intake_transport: Literal["inprocess", "http"] = "inprocess"
     intake_url: str = "http://127.0.0.1:8000"

@@ -40,6 +40,7 @@ class BotRuntime:
     outbox: Outbox
     replies: ReplyDelivery
     channels: dict[str, Channel]
+    transport: IntakeTransport
     routers: list[APIRouter] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -50,6 +51,7 @@ class BotRuntime:
         for channel in self.channels.values():
             with contextlib.suppress(Exception):
                 await channel.stop()
+        self.transport.close()
 
     async def tick(self) -> None:
         """One round of background work: outbox, staff replies, recovery of stalled messages."""
@@ -158,5 +160,6 @@ def build_runtime(
         outbox=outbox,
         replies=replies,
         channels=channels,
+        transport=transport,
         routers=[router for router in routers if router is not None],
     )

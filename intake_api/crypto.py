@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -60,10 +58,6 @@ def get_cipher() -> PersonalDataCipher:
     if _cipher is None:
         raise RuntimeError("personal-data encryption is not configured")
     return _cipher
-
-
-def encrypt_json(value: Any) -> str:
-    return get_cipher().encrypt(json.dumps(value, ensure_ascii=False))
 
 
 def generate_key() -> str:

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from intake_api.enums import Channel, Intent, Priority, ReferralState, ReplyState, Role, Status
+from intake_api.phones import to_e164
 
 _BAD_CHARS = re.compile(r"[\x00\ud800-\udfff]")
 DISPLAY_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -49,12 +50,17 @@ ShortText = _text(200)
 Name = _text(200, 1)
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 MessageText = _text(4000, 1)
-# Stored and compared in E.164 form: a number sent without its "+" gets one.
-Phone = Annotated[
-    str,
-    StringConstraints(pattern=r"^\+?[0-9]{6,15}$"),
-    AfterValidator(lambda p: p if p.startswith("+") else "+" + p),
-]
+
+
+def _e164(value: str) -> str:
+    e164 = to_e164(value)
+    if e164 is None:
+        raise ValueError("not a phone number: give it in E.164 (+84912345678) or as dialled")
+    return e164
+
+
+# Stored and compared in E.164 form (a national number gets Viet Nam's +84).
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{6,15}$"), AfterValidator(_e164)]
 RefCode = Annotated[str, StringConstraints(pattern=r"^TIP-[23456789ABCDEFGHJKLMNPQRSTUVWXYZ]{5}$")]
 NoteText = _text(8000, 1)
 

@@ -88,11 +88,6 @@ class Conversation:
     def end_flow(self) -> None:
         self.flow, self.step, self.slots = IDLE, None, {}
 
-    @property
-    def current_seq(self) -> int:
-        """Sequence number of the message being handled."""
-        return self.next_seq - 1
-
     # --- history ---------------------------------------------------------------------------
 
     def record_in(

@@ -97,6 +97,9 @@ class InProcessTransport:
         except OperationalError as exc:
             raise Unavailable("database") from exc
 
+    def close(self) -> None:
+        return None  # nothing of its own: the API owns the engine
+
     def claim_replies(self, limit: int, channels: list[str]) -> list[dict[str, Any]]:
         try:
             with self._session() as session:

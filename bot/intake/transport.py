@@ -35,6 +35,8 @@ class IntakeTransport(Protocol):
 
     def report_delivery(self, reply_id: int, delivered: bool, error: str | None) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class HttpTransport:
     def __init__(self, base_url: str, token: str, timeout: float = 5.0) -> None:

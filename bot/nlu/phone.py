@@ -1,9 +1,12 @@
-"""Vietnamese phone numbers in the shapes people type them, turned into E.164."""
+"""Vietnamese phone numbers found in the shapes people type them, in E.164
+(`intake_api.phones`)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from intake_api.phones import to_e164
 
 # A candidate: a national prefix (+84, 84 or 0) and digits separated by at most one space, dot,
 # dash or bracket. The match may run into the next number ("0912 345 678 2 người"); `find_phones`
@@ -34,5 +37,7 @@ def find_phones(text: str) -> list[PhoneMatch]:
             continue
         nsn = "".join(d for d, _ in digits[:length])
         end = digits[length - 1][1] + 1
-        found.append(PhoneMatch(match.start(), end, "+84" + nsn))
+        e164 = to_e164("0" + nsn)
+        if e164 is not None:
+            found.append(PhoneMatch(match.start(), end, e164))
     return found

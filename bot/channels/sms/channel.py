@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import unicodedata
 
 import requests
@@ -37,6 +36,7 @@ from bot.contract import (
     OutboundText,
     TextLimit,
 )
+from intake_api.phones import is_e164
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,6 @@ PERMANENT_ERROR_CODES: dict[int, str] = {
 MAX_BODY_CHARACTERS = 1600
 SEND_TIMEOUT_SECONDS = 10.0
 
-_E164 = re.compile(r"\+[1-9]\d{1,14}")
 # MessageSids are `SM`/`MM` + 32 hex; anything else is shown escaped and cut short, since an
 # unauthenticated request chooses it.
 _SID_SHOWN = 40
@@ -135,7 +134,7 @@ def webhook_router(handler: InboundHandler, settings: BotSettings | None = None)
             message_id=str(form["MessageSid"]),
             text=str(form["Body"]),
             # Short codes and alphanumeric senders are not phone numbers one could call back.
-            phone=sender if _E164.fullmatch(sender) else None,
+            phone=sender if is_e164(sender) else None,
         )
         outcome = await hand_over(handler, inbound)
         if isinstance(outcome, Refusal):

@@ -54,6 +54,7 @@ from bot.contract import (
     OutboundText,
     TextLimit,
 )
+from intake_api.phones import to_e164
 
 log = logging.getLogger(__name__)
 
@@ -445,28 +446,6 @@ def _update_kind(update: Update) -> str:
         if getattr(update, kind, None) is not None:
             return kind
     return "unknown"
-
-
-def to_e164(raw: str | None) -> str | None:
-    """A Telegram contact's number in E.164, or None when it is not a phone number.
-
-    A shared own number comes in international form, often without "+" ("84912345678"); an
-    address-book card is stored however its owner typed it ("0912 345 678", "+84 91...").
-    """
-    if not raw:
-        return None
-    digits = re.sub(r"\D", "", raw)
-    stripped = raw.strip()
-    if stripped.startswith("+"):
-        pass
-    elif digits.startswith("00"):
-        digits = digits[2:]
-    elif digits.startswith("0"):
-        # A national Vietnamese number: the service only runs in Viet Nam.
-        digits = "84" + digits[1:]
-    if not 8 <= len(digits) <= 15 or digits.startswith("0"):
-        return None
-    return "+" + digits
 
 
 # -- send helpers ------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from bot.channels.telegram.channel import (
     WEBHOOK_PATH,
     TelegramChannel,
     inbound_from_update,
-    to_e164,
 )
 from bot.channels.text import split_text
 from bot.config import BotSettings
@@ -669,20 +668,3 @@ def test_split_text_keeps_decomposed_accents_with_their_letter() -> None:
     parts = split_text(text, limit=10)
     assert all(not p[0].isspace() and p[0] != "\u0301" for p in parts)
     assert "".join(parts) == text
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("84912345678", "+84912345678"),
-        ("+84912345678", "+84912345678"),
-        ("0912 345 678", "+84912345678"),
-        ("0084-912-345-678", "+84912345678"),
-        ("+1 (415) 555-0100", "+14155550100"),
-        ("", None),
-        ("123", None),
-        ("không có số", None),
-    ],
-)
-def test_to_e164(raw: str, expected: str | None) -> None:
-    assert to_e164(raw) == expected

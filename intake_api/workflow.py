@@ -15,6 +15,7 @@ from intake_api.crypto import get_cipher
 from intake_api.db import utcnow
 from intake_api.enums import REPLYABLE_CHANNELS, ReferralState, ReplyState, Status
 from intake_api.identity import Caller
+from intake_api.leases import take_lease
 from intake_api.models import (
     Note,
     Referral,
@@ -352,16 +353,19 @@ def claim_replies(
     claimed: list[OutboundReply] = []
     lease = now + timedelta(seconds=settings.reply_lease_seconds)
     for reply in candidates:
-        # Compare-and-set so two bot processes never lease the same reply at once.
-        result = session.execute(
-            update(Reply)
-            .where(col(Reply.id) == reply.id, col(Reply.state) == reply.state)
-            .where(
-                (col(Reply.lease_until).is_(None)) | (col(Reply.lease_until) == reply.lease_until)
-            )
-            .values(state=ReplyState.sending, lease_until=lease, attempts=reply.attempts + 1)
+        # Two bot processes never lease the same reply at once.
+        taken = take_lease(
+            session,
+            Reply,
+            col(Reply.lease_until),
+            lease,
+            col(Reply.id) == reply.id,
+            col(Reply.state) == reply.state,
+            now=now,
+            state=ReplyState.sending,
+            attempts=reply.attempts + 1,
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        if taken:
             session.refresh(reply)
             ticket = session.get(Ticket, reply.ticket_id)
             assert ticket is not None

@@ -13,13 +13,13 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from bot.intake.transport import IntakeTransport, Rejected, Unavailable
 from bot.models import OutboxItem
 from intake_api.db import utcnow
+from intake_api.leases import take_lease
 
 log = structlog.get_logger("bot.outbox")
 
@@ -81,16 +81,17 @@ class Outbox:
     def _lease(self, item: OutboxItem) -> bool:
         now = utcnow()
         with Session(self._engine) as session:
-            result = session.execute(
-                update(OutboxItem)
-                .where(col(OutboxItem.id) == item.id, col(OutboxItem.state) == "pending")
-                .where(
-                    col(OutboxItem.leased_until).is_(None) | (col(OutboxItem.leased_until) < now)
-                )
-                .values(leased_until=now + LEASE)
+            taken = take_lease(
+                session,
+                OutboxItem,
+                col(OutboxItem.leased_until),
+                now + LEASE,
+                col(OutboxItem.id) == item.id,
+                col(OutboxItem.state) == "pending",
+                now=now,
             )
             session.commit()
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return taken
 
     def _deliver_one(self, item: OutboxItem) -> str:
         if not self._lease(item):

@@ -17,6 +17,7 @@ from bot.contract import InboundMessage
 from bot.models import Conversation, InboundRecord, SentMessage, WebchatMessage
 from intake_api.crypto import PersonalDataCipher
 from intake_api.db import utcnow
+from intake_api.leases import take_lease
 
 LEASE = timedelta(seconds=60)
 
@@ -86,17 +87,16 @@ class ConversationStore:
         while True:
             now = utcnow()
             with Session(self._engine) as session:
-                result = session.execute(
-                    update(Conversation)
-                    .where(col(Conversation.id) == conversation_id)
-                    .where(
-                        col(Conversation.locked_until).is_(None)
-                        | (col(Conversation.locked_until) < now)
-                    )
-                    .values(locked_until=now + LEASE)
+                taken = take_lease(
+                    session,
+                    Conversation,
+                    col(Conversation.locked_until),
+                    now + LEASE,
+                    col(Conversation.id) == conversation_id,
+                    now=now,
                 )
                 session.commit()
-            if result.rowcount == 1:  # type: ignore[attr-defined]
+            if taken:
                 return
             if time.monotonic() > deadline:
                 raise ConversationBusy(conversation_id)

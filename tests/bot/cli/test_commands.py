@@ -87,3 +87,50 @@ def test_first_start_creates_admin_once_with_a_random_password(deployment: Path)
     client = TestClient(create_app(settings, engine))
     login = client.post("/api/v1/auth/token", data={"username": "admin", "password": first})
     assert login.status_code == 200
+
+
+def test_db_upgrade_creates_the_api_tables_and_then_the_bots(deployment: Path) -> None:
+    _ok(["db", "upgrade"])
+    engine = make_engine(Settings().database_url)
+    with engine.connect() as conn:
+        api = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        bot = conn.exec_driver_sql("SELECT version_num FROM bot_alembic_version").scalar()
+        tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
+    assert api == "0003" and bot == "bot_0001"
+    assert {"tickets", "bot_conversations", "bot_inbound", "bot_outbox"} <= tables
+
+
+def test_a_database_from_before_the_split_upgrades_and_keeps_the_bots_rows(
+    deployment: Path,
+) -> None:
+    """Databases made when the API's history also created the bot's tables (revision 0002)."""
+    from bot.migrate import BOT_MIGRATIONS_DIR
+    from intake_api.migrate import upgrade as upgrade_api
+
+    engine = make_engine(Settings().database_url)
+    upgrade_api(engine)
+    upgrade_api(engine, "head", BOT_MIGRATIONS_DIR)
+    with engine.begin() as conn:
+        # As the old history left it: the bot's tables, but no version row of their own.
+        conn.exec_driver_sql("DROP TABLE bot_alembic_version")
+        conn.exec_driver_sql(
+            "INSERT INTO bot_rate_counters (sender_hash, window_start, count) VALUES ('h', 1, 2)"
+        )
+    _ok(["db", "upgrade"])
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count FROM bot_rate_counters").scalar() == 2
+        assert conn.exec_driver_sql("SELECT version_num FROM bot_alembic_version").scalar()
+
+
+def test_serve_refuses_to_start_when_triage_routes_to_an_unconfigured_agency(
+    deployment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = deployment / "hotline.toml"
+    config.write_text('[[api.agencies]]\ncode = "police"\nname = "Công an"\n', encoding="utf-8")
+    monkeypatch.setenv("HOTLINE_CONFIG_FILE", str(config))
+    get_settings.cache_clear()
+
+    result = runner.invoke(app, ["serve", "--port", "1"])
+
+    assert result.exit_code == 1
+    assert "'dolisa'" in result.output and "triage_keywords.yml" in result.output

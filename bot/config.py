@@ -43,6 +43,9 @@ class BotSettings(TomlTableSettings):
     # Per-sender flood limit: messages per window.
     rate_limit_messages: int = 20
     rate_limit_window_seconds: int = 60
+    # An unfinished report (a tip or support request whose questions are not all answered) is
+    # filed with what was said after this much silence; a rescue is filed at its first message.
+    silence_filing_minutes: float = 10.0
     # Below this intent confidence the bot asks the person to rephrase.
     low_confidence_threshold: float = 0.45
     public_base_url: str = "http://127.0.0.1:8000"

@@ -1,7 +1,8 @@
 """The bot's tables: inbound messages, conversations, the intake outbox and delivery records.
 
-They live in the same database as the API's (one Alembic history), so any bot process can
-continue any conversation. Personal data is encrypted like the API's.
+They live in the same database as the API's (with their own Alembic history in
+bot/migrations/), so any bot process can continue any conversation. Personal data is encrypted
+like the API's.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class InboundRecord(SQLModel, table=True):
     extra: Any = Field(default=None, sa_column=Column(EncryptedJSON))  # location, phone
     received_at: datetime = time_field()
     state: str = Field(default="received", max_length=16, index=True)  # received|processed
+    # A flooding sender's message is kept and worked, but not before this time (None: at once).
+    not_before: datetime | None = optional_time_field()
     processed_at: datetime | None = optional_time_field()
 
 
@@ -42,6 +45,9 @@ class Conversation(SQLModel, table=True):
     state: Any = Field(default=None, sa_column=Column(EncryptedJSON))
     # A short lease so two processes never run the same conversation at once.
     locked_until: datetime | None = optional_time_field()
+    # An unfinished report is filed with what was said once the person has been silent until
+    # then (None: nothing waits to be filed).
+    file_after: datetime | None = optional_time_field(index=True)
     created_at: datetime = time_field()
     updated_at: datetime = time_field()
 
@@ -64,28 +70,40 @@ class OutboxItem(SQLModel, table=True):
     delivered_at: datetime | None = optional_time_field()
 
 
-class SentMessage(SQLModel, table=True):
-    """Ids of the bot's own messages, so `/xoa` can delete them where the platform allows."""
+class OutgoingMessage(SQLModel, table=True):
+    """A message to a person: a turn's replies (written with the conversation's new state) and
+    staff replies, sent at least once in order, retried with back-off, and kept with the
+    platform's id once sent (so a retry never resends it, and `/xoa` can delete it)."""
 
-    __tablename__ = "bot_sent_messages"
+    __tablename__ = "bot_outgoing"
     id: int | None = Field(default=None, sa_type=BIG_ID, primary_key=True)
-    conversation_id: str = Field(max_length=32, index=True)
-    platform_message_id: str = Field(max_length=128)
-    sent_at: datetime = time_field()
-
-
-class DeliveredReply(SQLModel, table=True):
-    """Staff replies already sent to the reporter: a re-offered reply is not sent twice."""
-
-    __tablename__ = "bot_delivered_replies"
-    reply_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    delivered_at: datetime = time_field()
+    conversation_id: str | None = Field(default=None, max_length=32, index=True)
+    channel: str = Field(max_length=16)
+    # None only on rows migrated from the old record of staff replies sent.
+    recipient: str | None = Field(default=None, sa_type=EncryptedText)
+    # None once erased by `/xoa` (or for rows migrated from before the texts were kept).
+    text: str | None = Field(default=None, sa_type=EncryptedText)
+    quick_replies: Any = Field(default=None, sa_column=Column(EncryptedJSON))
+    # The staff reply (API reply id) this message carries, for the report back to the ticket.
+    staff_reply_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, unique=True, nullable=True)
+    )
+    state: str = Field(default="pending", max_length=16, index=True)  # pending|sent|failed
+    attempts: int = 0
+    next_attempt_at: datetime = time_field()
+    leased_until: datetime | None = optional_time_field()
+    platform_message_id: str | None = Field(default=None, max_length=128)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = time_field()
+    sent_at: datetime | None = optional_time_field()
 
 
 class WebchatMessage(SQLModel, table=True):
     """Messages waiting for a web-chat page to fetch them (it has no push channel)."""
 
     __tablename__ = "bot_webchat_messages"
+    # Ids never come back after an erase: the page shows only ids above the last it saw.
+    __table_args__ = {"sqlite_autoincrement": True}
     id: int | None = Field(default=None, sa_type=BIG_ID, primary_key=True)
     session_id: str = Field(max_length=64, index=True)
     text: str = Field(sa_type=EncryptedText)

@@ -54,10 +54,14 @@ class BotRuntime:
         self.transport.close()
 
     async def tick(self) -> None:
-        """One round of background work: outbox, staff replies, recovery of stalled messages."""
+        """One round of background work: replies waiting to be sent, messages nobody answered
+        (a crashed process's, a flooding sender's whose wait is over), the intake outbox, staff
+        replies, and unfinished reports whose conversation went silent."""
+        await self.service.send_pending()
+        await self.service.recover()
         await run_in_threadpool(self.outbox.deliver_pending)
         await self.replies.run_once()
-        await self.service.recover(timedelta(seconds=30))
+        await self.service.file_silent()
 
     async def run_background(self, stop: asyncio.Event) -> None:
         # Long-running receivers (Telegram polling on a machine without a public HTTPS URL).
@@ -138,19 +142,23 @@ def build_runtime(
     channels.update(extra_channels or {})
 
     store = ConversationStore(engine, cipher)
+    rules = load_rules(settings.nlu_data_dir)
     service = BotService(
+        engine,
         store,
         dialogue,
         channels,
         RateLimiter(engine, settings.rate_limit_messages, settings.rate_limit_window_seconds),
+        intake,
+        is_urgent=lambda text: bool(rules.danger_signs(text)),
+        flood_notice=lambda seconds: wording.text("flood.wait", seconds=seconds, **hotlines),
+        silence=timedelta(minutes=settings.silence_filing_minutes),
     )
     replies = ReplyDelivery(
-        engine,
         transport,
         list(channels),
-        service.send,
+        service,
         lambda code, text: wording.text("staff.reply", code=code, text=text),
-        store.reply_target,
     )
     routers = [channel.router(service.accept) for channel in channels.values()]
     return BotRuntime(

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.contract import InboundMessage
+from bot.dialogue import silence
 from bot.dialogue.companies import CompanyRegistry
 from bot.dialogue.context import Context, Services, TriageFn
 from bot.dialogue.message import Incoming
@@ -101,6 +102,35 @@ class Dialogue:
         replies = route(ctx) or [self._fallback]
         conv.record_out([r.text for r in replies], _iso(self._services.clock()))
         log.info("dialogue.turn intent=%s flow=%s step=%s", msg.intent, conv.flow, conv.step)
+        return Turn(replies=replies, state=conv.to_dict())
+
+    def waits_for_filing(self, state: dict[str, Any]) -> bool:
+        """Whether the conversation holds an unfinished report that silence would file."""
+        try:
+            return silence.waits_for_filing(Conversation.from_dict(state))
+        except Exception:
+            return False
+
+    def on_silence(
+        self, state: dict[str, Any], conversation_id: str, channel: str, sender_id: str
+    ) -> Turn | None:
+        """Files the unfinished report of a silent conversation (None: nothing to file)."""
+        conv = Conversation.from_dict(state)
+        if not silence.waits_for_filing(conv):
+            return None
+        # A stable id: if the process dies before the turn is saved, the next try files the
+        # same ticket under the same idempotency key.
+        message = InboundMessage(channel, sender_id, f"silence-{conv.flow_start}")
+        ctx = Context(
+            conv=conv,
+            msg=Incoming.of(message, conversation_id, _empty_parse("")),
+            services=self._services,
+            triage=self._triage_of(conv),
+            triage_from=lambda seq: self._triage_of(conv, since=seq),
+        )
+        replies = silence.file_unfinished(ctx)
+        conv.record_out([r.text for r in replies], _iso(self._services.clock()))
+        log.info("dialogue.filed_on_silence flow_start=%s", conv.flow_start)
         return Turn(replies=replies, state=conv.to_dict())
 
     def _parse(self, text: str) -> dict[str, Any]:

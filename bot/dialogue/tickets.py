@@ -64,10 +64,14 @@ def file_ticket(
     anonymous: bool = False,
     consent: bool = False,
     phone: str | None = None,
+    extra_reasons: tuple[str, ...] | list[str] = (),
 ) -> str | None:
-    """Files the conversation as one ticket; returns its code, or None (retried later)."""
+    """Files the conversation as one ticket; returns its code, or None (retried later).
+    `extra_reasons` join triage's reasons, which staff read on the ticket."""
     conv = ctx.conv
     triage = ticket_triage(ctx, kind, since)
+    if extra_reasons:
+        triage = {**triage, "reasons": [*triage.get("reasons", []), *extra_reasons]}
     entities = conv.entities_since(since)
     draft = TicketDraft(
         channel=ctx.msg.message.channel,

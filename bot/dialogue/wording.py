@@ -78,6 +78,8 @@ REQUIRED_TEXTS: tuple[str, ...] = (
     "ticket.appended",
     "ticket.file_failed",
     "ticket.filed_late",
+    "silence.filed",
+    "flood.wait",
     "smalltalk.greet",
     "smalltalk.thank",
     "smalltalk.goodbye",
@@ -110,7 +112,7 @@ REQUIRED_KEYWORDS: tuple[str, ...] = (
 
 # Placeholders filled by the flows themselves; the rest must be hotline names from configuration.
 DYNAMIC_FIELDS: frozenset[str] = frozenset(
-    {"code", "place", "name", "licence_no", "licensed_until", "province", "text"}
+    {"code", "place", "name", "licence_no", "licensed_until", "province", "text", "seconds"}
 )
 
 

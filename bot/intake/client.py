@@ -8,14 +8,16 @@ API is down.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot.intake.outbox import Outbox, enqueue
+from bot.intake.outbox import Outbox
 from bot.intake.port import IntakeUnavailable, TicketDraft, TicketStatus, TicketUpdate
 from bot.intake.transport import IntakeTransport, Rejected, Unavailable
 from bot.models import OutboxItem
@@ -67,11 +69,38 @@ def append_body(update: TicketUpdate) -> dict[str, Any]:
     return body
 
 
+# The intake items a turn files, written with the turn's own transaction (see `turn`).
+_turn_items: ContextVar[list[OutboxItem] | None] = ContextVar("turn_items", default=None)
+
+
 class IntakeClient:
     def __init__(self, engine: Engine, transport: IntakeTransport, outbox: Outbox) -> None:
         self._engine = engine
         self._transport = transport
         self.outbox = outbox
+
+    @contextmanager
+    def turn(self) -> Iterator[list[OutboxItem]]:
+        """Collects what the conversation files during one turn instead of committing it: the
+        message service writes the items in the same transaction as the conversation's new
+        state and replies, then delivers them. Nothing filed can be lost between the two."""
+        items: list[OutboxItem] = []
+        token = _turn_items.set(items)
+        try:
+            yield items
+        finally:
+            _turn_items.reset(token)
+
+    def _queue(self, kind: str, code: str, key: str, payload: dict[str, Any]) -> None:
+        item = OutboxItem(kind=kind, reference_code=code, idempotency_key=key, payload=payload)
+        collected = _turn_items.get()
+        if collected is not None:
+            collected.append(item)
+            return
+        with Session(self._engine) as session:
+            session.add(item)
+            session.commit()
+        self.outbox.deliver_pending(reference_code=code)
 
     def submit_ticket(self, draft: TicketDraft) -> str:
         if draft.source_message_id:
@@ -80,33 +109,26 @@ class IntakeClient:
             filed = self._filed_with(key)
             if filed is not None:
                 # The same message processed again (a crash before its answer was saved).
-                self.outbox.deliver_pending(reference_code=filed)
                 return filed
         code = new_reference_code()
         if not draft.source_message_id:
             key = f"bot:{draft.conversation_id}:{code}"
-        with Session(self._engine) as session:
-            enqueue(session, "create", code, key, intake_body(draft, code))
-            session.commit()
-        self.outbox.deliver_pending(reference_code=code)
+        self._queue("create", code, key, intake_body(draft, code))
         return code
 
     def _filed_with(self, key: str) -> str | None:
+        for item in _turn_items.get() or []:
+            if item.idempotency_key == key:
+                return item.reference_code
         with Session(self._engine) as session:
             item = session.exec(select(OutboxItem).where(OutboxItem.idempotency_key == key)).first()
             return item.reference_code if item is not None else None
 
     def update_ticket(self, reference_code: str, update: TicketUpdate) -> None:
         key = f"bot:append:{reference_code}:{update.message_id}"[:100]
-        with Session(self._engine) as session:
-            enqueue(session, "append", reference_code, key, append_body(update))
-            try:
-                session.commit()
-            except IntegrityError:
-                # The same platform message already queued (a retried webhook): nothing to add.
-                session.rollback()
-                return
-        self.outbox.deliver_pending(reference_code=reference_code)
+        if self._filed_with(key) is not None:
+            return  # the same platform message already queued (a retried webhook)
+        self._queue("append", reference_code, key, append_body(update))
 
     def lookup_status(self, reference_code: str) -> TicketStatus | None:
         waiting = self._waiting_create(reference_code)

@@ -1,29 +1,46 @@
-"""Where conversations and inbound messages are kept, and the lease that serialises one
-conversation across processes."""
+"""Where conversations, inbound messages and outgoing messages are kept, and the lease that
+serialises one conversation across processes.
+
+A message costs two transactions here: one to store it before the platform is acknowledged,
+and one for its turn (the conversation's new state, the message marked processed, what the turn
+filed in the intake outbox and the replies to send), which also frees the conversation.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from bot.contract import InboundMessage
-from bot.models import Conversation, InboundRecord, SentMessage, WebchatMessage
+from bot.contract import InboundMessage, OutboundText
+from bot.models import Conversation, InboundRecord, OutboxItem, OutgoingMessage, WebchatMessage
 from intake_api.crypto import PersonalDataCipher
 from intake_api.db import utcnow
 from intake_api.leases import take_lease
 
-LEASE = timedelta(seconds=60)
+# Long enough for one turn (an NLU call to a remote Rasa with its retries); short enough that
+# a conversation whose process died is worked again within seconds.
+LEASE = timedelta(seconds=15)
 
 
 class ConversationBusy(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    """A leased conversation and the messages it has to answer, oldest first."""
+
+    conversation: Conversation
+    pending: list[InboundRecord]
 
 
 class ConversationStore:
@@ -34,59 +51,73 @@ class ConversationStore:
     def sender_hash(self, channel: str, sender_id: str) -> str:
         return self._cipher.blind_index("conversation", channel, sender_id)
 
-    def conversation_for(self, session: Session, channel: str, sender_id: str) -> Conversation:
-        digest = self.sender_hash(channel, sender_id)
-        found = session.exec(select(Conversation).where(Conversation.sender_hash == digest)).first()
-        if found is not None:
-            return found
-        conversation = Conversation(
-            id=uuid.uuid4().hex, sender_hash=digest, channel=channel, sender_id=sender_id, state={}
-        )
-        session.add(conversation)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()  # created by a concurrent message of the same sender
-            return session.exec(
-                select(Conversation).where(Conversation.sender_hash == digest)
-            ).one()
-        return conversation
+    # -- storing before acknowledging ---------------------------------------------------------
 
-    def store_inbound(self, message: InboundMessage, throttled: bool = False) -> str | None:
-        """Stores the message; returns its conversation id, or None for a platform retry.
-        A throttled message is kept (nothing acknowledged is lost) but not answered."""
-        with Session(self._engine, expire_on_commit=False) as session:
-            conversation = self.conversation_for(session, message.channel, message.sender_id)
-            extra: dict[str, Any] = {}
-            if message.location is not None:
-                extra["location"] = list(message.location)
-            if message.phone is not None:
-                extra["phone"] = message.phone
-            if message.attachment is not None:
-                extra["attachment"] = message.attachment
-            session.add(
-                InboundRecord(
-                    message_key=f"{message.channel}:{message.message_id}"[:200],
-                    channel=message.channel,
-                    conversation_id=conversation.id,
-                    text=message.text,
-                    extra=extra or None,
-                    received_at=message.received_at,
-                    state="throttled" if throttled else "received",
+    def store_inbound(
+        self, message: InboundMessage, not_before: datetime | None = None
+    ) -> str | None:
+        """Stores the message (and its conversation, if new) in one transaction; returns the
+        conversation id, or None for a platform's retry of a message already stored."""
+        digest = self.sender_hash(message.channel, message.sender_id)
+        extra: dict[str, Any] = {}
+        if message.location is not None:
+            extra["location"] = list(message.location)
+        if message.phone is not None:
+            extra["phone"] = message.phone
+        if message.attachment is not None:
+            extra["attachment"] = message.attachment
+        for attempt in range(2):
+            with Session(self._engine, expire_on_commit=False) as session:
+                found = session.exec(
+                    select(Conversation.id).where(Conversation.sender_hash == digest)
+                ).first()
+                conversation_id = found or uuid.uuid4().hex
+                if found is None:
+                    session.add(
+                        Conversation(
+                            id=conversation_id,
+                            sender_hash=digest,
+                            channel=message.channel,
+                            sender_id=message.sender_id,
+                            state={},
+                        )
+                    )
+                session.add(
+                    InboundRecord(
+                        message_key=self._message_key(message),
+                        channel=message.channel,
+                        conversation_id=conversation_id,
+                        text=message.text,
+                        extra=extra or None,
+                        received_at=message.received_at,
+                        not_before=not_before,
+                    )
                 )
-            )
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                return None
-            return conversation.id
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()
+                    if found is None and attempt == 0:
+                        continue  # a concurrent first message of the same sender made it
+                    return None
+                return conversation_id
+        return None
 
-    def lease(self, conversation_id: str, wait_seconds: float = 20.0) -> None:
+    def _message_key(self, message: InboundMessage) -> str:
+        # Keyed, so the platform's ids (a Telegram message id carries the person's chat id)
+        # are never stored in clear.
+        return self._cipher.blind_index("inbound", message.channel, message.message_id)
+
+    # -- a turn -------------------------------------------------------------------------------
+
+    def begin_turn(
+        self, conversation_id: str, *, include_deferred: bool = False, wait_seconds: float = 20.0
+    ) -> TurnStart:
+        """Leases the conversation and loads what it has to answer, in one transaction."""
         deadline = time.monotonic() + wait_seconds
         while True:
             now = utcnow()
-            with Session(self._engine) as session:
+            with Session(self._engine, expire_on_commit=False) as session:
                 taken = take_lease(
                     session,
                     Conversation,
@@ -95,12 +126,74 @@ class ConversationStore:
                     col(Conversation.id) == conversation_id,
                     now=now,
                 )
-                session.commit()
-            if taken:
-                return
+                if taken:
+                    conversation = session.get(Conversation, conversation_id)
+                    assert conversation is not None
+                    stmt = select(InboundRecord).where(
+                        InboundRecord.conversation_id == conversation_id,
+                        InboundRecord.state == "received",
+                    )
+                    if not include_deferred:
+                        stmt = stmt.where(
+                            or_(
+                                col(InboundRecord.not_before).is_(None),
+                                col(InboundRecord.not_before) <= now,
+                            )
+                        )
+                    pending = list(session.exec(stmt.order_by(col(InboundRecord.id))).all())
+                    session.commit()
+                    return TurnStart(conversation, pending)
+                session.rollback()
             if time.monotonic() > deadline:
                 raise ConversationBusy(conversation_id)
             time.sleep(0.02)
+
+    def save_turn(
+        self,
+        conversation: Conversation,
+        inbound_id: int | None,
+        state: dict[str, Any],
+        replies: Sequence[OutboundText],
+        outbox: Sequence[OutboxItem] = (),
+        *,
+        file_after: datetime | None = None,
+        release: bool = False,
+    ) -> list[int]:
+        """The turn in one transaction: the conversation's new state, the message marked
+        processed, the intake items it filed and its replies; returns the replies' ids."""
+        now = utcnow()
+        with Session(self._engine, expire_on_commit=False) as session:
+            values: dict[str, Any] = {"state": state, "updated_at": now, "file_after": file_after}
+            if release:
+                values["locked_until"] = None
+            session.execute(
+                update(Conversation)
+                .where(col(Conversation.id) == conversation.id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if inbound_id is not None:
+                session.execute(
+                    update(InboundRecord)
+                    .where(col(InboundRecord.id) == inbound_id)
+                    .values(state="processed", processed_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+            session.add_all(list(outbox))
+            rows = [
+                OutgoingMessage(
+                    conversation_id=conversation.id,
+                    channel=reply.channel,
+                    recipient=reply.recipient_id,
+                    text=reply.text,
+                    quick_replies=list(reply.quick_replies) or None,
+                    next_attempt_at=now,
+                )
+                for reply in replies
+            ]
+            session.add_all(rows)
+            session.commit()
+            return [row.id for row in rows if row.id is not None]
 
     def release(self, conversation_id: str) -> None:
         with Session(self._engine) as session:
@@ -111,24 +204,38 @@ class ConversationStore:
             )
             session.commit()
 
-    def pending_messages(self, conversation_id: str) -> list[InboundRecord]:
-        with Session(self._engine, expire_on_commit=False) as session:
-            return list(
-                session.exec(
-                    select(InboundRecord)
-                    .where(
-                        InboundRecord.conversation_id == conversation_id,
-                        InboundRecord.state == "received",
-                    )
-                    .order_by(col(InboundRecord.id))
-                ).all()
-            )
+    # -- what the background rounds look for --------------------------------------------------
 
-    def load(self, conversation_id: str) -> Conversation:
-        with Session(self._engine, expire_on_commit=False) as session:
-            conversation = session.get(Conversation, conversation_id)
-            assert conversation is not None
-            return conversation
+    def due_conversations(self, older_than: timedelta) -> list[str]:
+        """Conversations with messages stored but not answered: a process died mid-way, or a
+        flooding sender's message whose wait is over."""
+        now = utcnow()
+        cutoff = now - older_than
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(InboundRecord.conversation_id)
+                .where(InboundRecord.state == "received")
+                .where(
+                    or_(
+                        (col(InboundRecord.not_before).is_(None))
+                        & (col(InboundRecord.received_at) < cutoff),
+                        col(InboundRecord.not_before) <= now,
+                    )
+                )
+                .distinct()
+            ).all()
+            return list(rows)
+
+    def silent_conversations(self, limit: int = 50) -> list[str]:
+        """Conversations whose unfinished report has waited out its silence."""
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(Conversation.id)
+                .where(col(Conversation.file_after).is_not(None))
+                .where(col(Conversation.file_after) <= utcnow())
+                .limit(limit)
+            ).all()
+            return list(rows)
 
     def reply_target(
         self, conversation_id: str | None, channel: str, address: str | None
@@ -149,49 +256,19 @@ class ConversationStore:
             ).first()
             return found, address
 
-    def save_turn(self, conversation_id: str, inbound_id: int, state: dict[str, Any]) -> None:
-        """The new state and the message's processed mark, in one transaction."""
-        with Session(self._engine) as session:
-            conversation = session.get(Conversation, conversation_id)
-            record = session.get(InboundRecord, inbound_id)
-            assert conversation is not None and record is not None
-            conversation.state = state
-            conversation.updated_at = utcnow()
-            record.state = "processed"
-            record.processed_at = utcnow()
-            session.add(conversation)
-            session.add(record)
-            session.commit()
-
-    def stale_conversations(self, older_than: timedelta) -> list[str]:
-        """Conversations with messages stored but not processed (a process died mid-way)."""
-        cutoff = utcnow() - older_than
-        with Session(self._engine) as session:
-            rows = session.exec(
-                select(InboundRecord.conversation_id)
-                .where(InboundRecord.state == "received", InboundRecord.received_at < cutoff)
-                .distinct()
-            ).all()
-            return list(rows)
-
-    def record_sent(self, conversation_id: str, platform_message_id: str) -> None:
-        with Session(self._engine) as session:
-            session.add(
-                SentMessage(
-                    conversation_id=conversation_id, platform_message_id=platform_message_id
-                )
-            )
-            session.commit()
+    # -- /xoa ---------------------------------------------------------------------------------
 
     def erase(self, conversation_id: str) -> list[str]:
-        """Forgets what the conversation said (for people whose phone may be checked);
-        returns the ids of the bot's messages to delete on the platform."""
+        """Forgets what the conversation said (for people whose phone may be checked); returns
+        the platform ids of the messages sent to the person, to delete where the platform lets
+        us. Staff replies are among them: they took the same path."""
         with Session(self._engine) as session:
             conversation = session.get(Conversation, conversation_id)
             assert conversation is not None
             sent = session.exec(
-                select(SentMessage.platform_message_id).where(
-                    SentMessage.conversation_id == conversation_id
+                select(OutgoingMessage.platform_message_id).where(
+                    OutgoingMessage.conversation_id == conversation_id,
+                    col(OutgoingMessage.platform_message_id).is_not(None),
                 )
             ).all()
             session.execute(
@@ -199,8 +276,11 @@ class ConversationStore:
                 .where(col(InboundRecord.conversation_id) == conversation_id)
                 .values(text=None, extra=None)
             )
+            # Sent or not: nothing the conversation said or was told stays behind.
             session.exec(
-                delete(SentMessage).where(col(SentMessage.conversation_id) == conversation_id)
+                delete(OutgoingMessage).where(
+                    col(OutgoingMessage.conversation_id) == conversation_id
+                )
             )  # type: ignore[call-overload]
             if conversation.channel == "webchat":
                 session.exec(
@@ -209,6 +289,7 @@ class ConversationStore:
                     )
                 )  # type: ignore[call-overload]
             conversation.state = {}
+            conversation.file_after = None
             session.add(conversation)
             session.commit()
-            return list(sent)
+            return [str(s) for s in sent]

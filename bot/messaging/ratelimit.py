@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -12,15 +13,22 @@ from sqlmodel import Session, col, delete, select
 from bot.models import RateCounter
 
 
+class Verdict(NamedTuple):
+    # Seconds until the sender's next window, when over the limit (None: not throttled).
+    retry_after: int | None
+    # This message is the first over the limit in its window (the one to tell the person).
+    first_over: bool
+
+
 class RateLimiter:
     def __init__(self, engine: Engine, limit: int, window_seconds: int) -> None:
         self._engine = engine
         self._limit = limit
         self._window = window_seconds
 
-    def hit(self, sender_hash: str, now: float | None = None) -> int | None:
-        """Counts one message; past the limit for the current window, returns the seconds
-        until the next window (else None)."""
+    def hit(self, sender_hash: str, now: float | None = None) -> Verdict:
+        """Counts one message: past the limit for the current window, the seconds until the
+        next window."""
         now = time.time() if now is None else now
         window = int(now // self._window) * self._window
         with Session(self._engine) as session:
@@ -52,5 +60,5 @@ class RateLimiter:
                 session.exec(delete(RateCounter).where(col(RateCounter.window_start) < window))  # type: ignore[call-overload]
                 session.commit()
         if count > self._limit:
-            return max(1, int(window + self._window - now))
-        return None
+            return Verdict(max(1, int(window + self._window - now)), count == self._limit + 1)
+        return Verdict(None, False)

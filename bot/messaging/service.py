@@ -1,174 +1,430 @@
 """The flow of one message on the bot's side (docs/architecture.md, steps 2–6):
 
-channel adapter → `accept` (rate limit, store before acknowledging) → `process` (one
-conversation at a time: NLU, dialogue, intake via the outbox) → replies out through the same
-channel adapter.
+channel → `accept` (rate limit, store before acknowledging) → `process` (one conversation at a
+time: NLU, dialogue; the turn's state, filed intake items and replies saved in one transaction)
+→ replies out through `send_pending`, at least once, in order, retried with back-off.
+
+What was stored is always worked: a flooding sender's messages wait out their window (a
+message that reads as danger does not wait), a crashed process's messages are picked up by the
+background rounds, and a conversation left silent in the middle of a report is filed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from bot.contract import Channel, DeliveryError, InboundMessage, OutboundText, Throttled
+from bot.contract import Channel, DeliveryError, InboundMessage, OutboundText
 from bot.dialogue.engine import Dialogue
-from bot.messaging.conversations import ConversationStore
+from bot.intake.client import IntakeClient
+from bot.messaging.conversations import ConversationBusy, ConversationStore
 from bot.messaging.ratelimit import RateLimiter
-from bot.models import InboundRecord
+from bot.models import InboundRecord, OutgoingMessage
+from intake_api.db import utcnow
+from intake_api.leases import take_lease
 
-log = structlog.get_logger("bot.messaging.service")
+log = structlog.get_logger("bot.service")
 
-SEND_ATTEMPTS = 3
-# A longer wait is left to the next round (the outbox, the staff-reply lease) than held here.
-MAX_SEND_WAIT_SECONDS = 5.0
+# A message being sent is not offered to another worker for this long.
+SEND_LEASE = timedelta(seconds=30)
+# The longest wait between two tries of one message (a platform down for hours is retried
+# every few minutes, and the first tries come quickly).
+MAX_SEND_BACKOFF_SECONDS = 300.0
+# After this many tries a message is marked failed, visible in `hotline outbox list`.
+MAX_SEND_ATTEMPTS = 50
+
+
+@dataclass
+class Worked:
+    """What working a conversation left to do outside its transaction."""
+
+    conversation_id: str
+    to_delete: list[str] = field(default_factory=list)
+    recipient: str | None = None
+    channel: str | None = None
+    codes: set[str] = field(default_factory=set)
 
 
 class BotService:
     def __init__(
         self,
+        engine: Engine,
         store: ConversationStore,
         dialogue: Dialogue,
-        senders: Mapping[str, Channel],
+        channels: Mapping[str, Channel],
         rate_limiter: RateLimiter,
+        intake: IntakeClient,
+        *,
+        is_urgent: Callable[[str], bool],
+        flood_notice: Callable[[int], str],
+        silence: timedelta,
     ) -> None:
+        self._engine = engine
         self.store = store
         self.dialogue = dialogue
-        self.senders = dict(senders)
+        self.channels = dict(channels)
         self.rate_limiter = rate_limiter
+        self.intake = intake
+        # Whether a text reads as danger now: such a message is worked at once, flood or not.
+        self._is_urgent = is_urgent
+        self._flood_notice = flood_notice
+        self._silence = silence
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Told when a message carrying a staff reply is sent or has failed for good (the staff
+        # reply delivery reports it to the ticket).
+        self.on_staff_reply: Callable[[int, bool, str | None], Awaitable[None]] | None = None
 
     # -- step 2: store before acknowledging -------------------------------------------------
-
-    def _store(self, message: InboundMessage) -> str | None:
-        """Stores the message, then refuses to work on it if the sender floods (the adapter
-        answers 429; the message itself stays stored)."""
-        retry_after = self.rate_limiter.hit(
-            self.store.sender_hash(message.channel, message.sender_id)
-        )
-        conversation_id = self.store.store_inbound(message, throttled=retry_after is not None)
-        if retry_after is not None and conversation_id is not None:
-            log.warning("sender_rate_limited", channel=message.channel)
-            raise Throttled(retry_after)
-        return conversation_id
 
     async def accept(self, message: InboundMessage) -> bool:
         """The one inbound handler every channel is given: returns once the message is stored
         (True) or known (False). The answer is worked out and sent in the background, or before
-        returning for a channel whose person waits for it in the same request."""
-        channel = self.senders.get(message.channel)
-        if channel is not None and channel.waits_for_replies:
-            return await self.converse(message)
-        conversation_id = await run_in_threadpool(self._store, message)
+        returning for a channel whose person waits for it in the same request.
+
+        A flooding sender's message is stored and answered after its window; the channel still
+        acknowledges it (a 429 would stall a platform's whole queue, every other person's
+        messages with it). A message that reads as danger is answered at once."""
+        verdict = await run_in_threadpool(
+            self.rate_limiter.hit, self.store.sender_hash(message.channel, message.sender_id)
+        )
+        throttled = verdict.retry_after is not None
+        urgent = throttled and self._is_urgent(message.text or "")
+        not_before = (
+            utcnow() + timedelta(seconds=verdict.retry_after)
+            if verdict.retry_after is not None and not urgent
+            else None
+        )
+        conversation_id = await run_in_threadpool(self.store.store_inbound, message, not_before)
         if conversation_id is None:
             log.info("duplicate_inbound", channel=message.channel)
             return False
-        task = asyncio.create_task(self._process_and_send(conversation_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        channel = self.channels.get(message.channel)
+        waits = channel is not None and channel.waits_for_replies
+        if not_before is not None:
+            log.warning("sender_throttled", channel=message.channel)
+            if verdict.first_over and verdict.retry_after is not None:
+                notice = OutboundText(
+                    message.channel, message.sender_id, self._flood_notice(verdict.retry_after)
+                )
+                await run_in_threadpool(self.queue, notice, conversation_id)
+                await self._run(self.send_pending(conversation_id), waits)
+            return True
+        await self._run(self._work(conversation_id, include_deferred=urgent), waits)
         return True
 
     async def converse(self, message: InboundMessage) -> bool:
-        """For channels that wait for the answer (web chat, terminal): stores, processes and
-        sends before returning. False for a duplicate."""
-        conversation_id = await run_in_threadpool(self._store, message)
-        if conversation_id is None:
-            return False
-        await self._process_and_send(conversation_id)
-        return True
+        """Stores, works and sends before returning (channels whose person waits for the
+        answer, and tests). False for a duplicate."""
+        channel = self.channels.get(message.channel)
+        if channel is not None and channel.waits_for_replies:
+            return await self.accept(message)
+        # Treated as waiting, whatever the channel: the caller wants the answer sent.
+        stored = await self.accept(message)
+        await self.drain()
+        return stored
+
+    async def _run(self, work: Any, inline: bool) -> None:
+        if inline:
+            await work
+            return
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def drain(self) -> None:
-        """Waits for background processing (tests, shutdown)."""
+        """Waits for background work (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # -- steps 3–5: one conversation at a time ---------------------------------------------
 
-    def process(self, conversation_id: str) -> tuple[list[OutboundText], list[str]]:
-        """Answers every stored, unanswered message of the conversation in order.
-        Returns the replies and, after `/xoa`, the platform ids of messages to delete."""
-        self.store.lease(conversation_id)
-        replies: list[OutboundText] = []
-        to_delete: list[str] = []
+    def process(self, conversation_id: str, include_deferred: bool = False) -> Worked:
+        """Answers every stored, unanswered message of the conversation in order, each turn in
+        one transaction with its state, the intake items it filed and its replies."""
+        start = self.store.begin_turn(conversation_id, include_deferred=include_deferred)
+        conversation = start.conversation
+        worked = Worked(conversation_id, recipient=conversation.sender_id)
+        worked.channel = conversation.channel
+        released = False
+        state: dict[str, Any] = conversation.state or {}
         try:
-            for record in self.store.pending_messages(conversation_id):
-                conversation = self.store.load(conversation_id)
+            for index, record in enumerate(start.pending):
                 message = _message_from(record, conversation.sender_id)
-                turn = self.dialogue.respond(conversation.state or {}, message, conversation_id)
+                with self.intake.turn() as filed:
+                    turn = self.dialogue.respond(state, message, conversation_id)
                 if turn.erase:
-                    to_delete.extend(self.store.erase(conversation_id))
-                    replies.clear()
-                self.store.save_turn(conversation_id, record.id, turn.state)  # type: ignore[arg-type]
-                replies.extend(
-                    OutboundText(
-                        channel=conversation.channel,
-                        recipient_id=conversation.sender_id,
-                        text=reply.text,
-                        quick_replies=tuple(reply.quick_replies),
-                    )
-                    for reply in turn.replies
+                    worked.to_delete.extend(self.store.erase(conversation_id))
+                state = turn.state
+                last = index == len(start.pending) - 1
+                self.store.save_turn(
+                    conversation,
+                    record.id,
+                    state,
+                    [
+                        self._reply(conversation.channel, conversation.sender_id, r)
+                        for r in turn.replies
+                    ],
+                    filed,
+                    file_after=self._file_after(state),
+                    release=last,
                 )
+                released = last
+                worked.codes.update(item.reference_code for item in filed)
         finally:
-            self.store.release(conversation_id)
-        return replies, to_delete
+            if not released:
+                self.store.release(conversation_id)
+        return worked
 
-    async def _process_and_send(self, conversation_id: str) -> None:
+    def process_silence(self, conversation_id: str) -> Worked | None:
+        """Files the unfinished report of a conversation silent since its `file_after`."""
+        start = self.store.begin_turn(conversation_id)
+        conversation = start.conversation
+        if start.pending or conversation.file_after is None or conversation.file_after > utcnow():
+            self.store.release(conversation_id)
+            return None  # it spoke again meanwhile: its messages are worked first
+        state: dict[str, Any] = conversation.state or {}
         try:
-            replies, to_delete = await run_in_threadpool(self.process, conversation_id)
+            with self.intake.turn() as filed:
+                turn = self.dialogue.on_silence(
+                    state, conversation_id, conversation.channel, conversation.sender_id
+                )
         except Exception:
-            # Stays stored as unprocessed; the recovery loop tries again.
+            self.store.release(conversation_id)
+            raise
+        if turn is None:
+            self.store.save_turn(conversation, None, state, [], release=True)
+            return None
+        self.store.save_turn(
+            conversation,
+            None,
+            turn.state,
+            [self._reply(conversation.channel, conversation.sender_id, r) for r in turn.replies],
+            filed,
+            file_after=self._file_after(turn.state),
+            release=True,
+        )
+        return Worked(conversation_id, codes={item.reference_code for item in filed})
+
+    @staticmethod
+    def _reply(channel: str, recipient: str, reply: Any) -> OutboundText:
+        return OutboundText(
+            channel=channel,
+            recipient_id=recipient,
+            text=reply.text,
+            quick_replies=tuple(reply.quick_replies),
+        )
+
+    def _file_after(self, state: dict[str, Any]) -> datetime | None:
+        if not self.dialogue.waits_for_filing(state):
+            return None
+        return utcnow() + self._silence
+
+    async def _work(self, conversation_id: str, include_deferred: bool = False) -> None:
+        try:
+            worked = await run_in_threadpool(self.process, conversation_id, include_deferred)
+        except ConversationBusy:
+            return  # another worker holds it and will answer these messages too
+        except Exception:
+            # Stays stored as unprocessed; the background rounds try again.
             log.exception("processing_failed", conversation_id=conversation_id)
             return
-        if to_delete and replies:
-            await self._delete(replies[0], to_delete)
-        for reply in replies:
-            try:
-                await self.send(reply, conversation_id)
-            except DeliveryError:
-                continue  # logged in send(); the conversation state is already saved
+        await self._finish(worked)
 
-    async def _delete(self, sample: OutboundText, ids: list[str]) -> None:
-        sender = self.senders.get(sample.channel)
-        if sender is None:
+    async def _finish(self, worked: Worked) -> None:
+        if worked.to_delete and worked.channel and worked.recipient:
+            await self._delete(worked.channel, worked.recipient, worked.to_delete)
+        # The reply first: it carries the reference code, and the person is waiting.
+        await self.send_pending(worked.conversation_id)
+        for code in sorted(worked.codes):
+            await run_in_threadpool(self.intake.outbox.deliver_pending, code)
+
+    async def _delete(self, channel_name: str, recipient: str, ids: list[str]) -> None:
+        channel = self.channels.get(channel_name)
+        if channel is None:
             return
         try:
-            await sender.delete(sample.recipient_id, ids)
+            await channel.delete(recipient, ids)
         except Exception:
-            log.warning("delete_failed", channel=sample.channel, count=len(ids))
+            log.warning("delete_failed", channel=channel_name, count=len(ids))
 
     # -- step 6: out through the same channel -----------------------------------------------
 
-    async def send(self, reply: OutboundText, conversation_id: str | None = None) -> str | None:
-        sender = self.senders.get(reply.channel)
-        if sender is None:
-            log.error("no_sender_for_channel", channel=reply.channel)
-            raise DeliveryError(f"channel {reply.channel} is not connected", permanent=True)
-        for attempt in range(1, SEND_ATTEMPTS + 1):
+    def queue(
+        self,
+        message: OutboundText,
+        conversation_id: str | None,
+        staff_reply_id: int | None = None,
+    ) -> int | None:
+        """Writes one message to send outside a turn (a staff reply, a notice); None when the
+        staff reply is already queued."""
+        with Session(self._engine) as session:
+            row = OutgoingMessage(
+                conversation_id=conversation_id,
+                channel=message.channel,
+                recipient=message.recipient_id,
+                text=message.text,
+                quick_replies=list(message.quick_replies) or None,
+                staff_reply_id=staff_reply_id,
+            )
+            session.add(row)
             try:
-                platform_id = await sender.send(reply)
-            except DeliveryError as exc:
-                if exc.permanent or attempt == SEND_ATTEMPTS:
-                    log.warning("send_failed", channel=reply.channel, permanent=exc.permanent)
+                session.commit()
+            except Exception:
+                session.rollback()
+                if staff_reply_id is None:
                     raise
-                # The platform's own wait when it names one (Telegram's flood control).
-                wait = exc.retry_after if exc.retry_after is not None else 0.2 * 2**attempt
-                await asyncio.sleep(min(wait, MAX_SEND_WAIT_SECONDS))
-                continue
-            if platform_id and conversation_id:
-                await run_in_threadpool(self.store.record_sent, conversation_id, platform_id)
-            return platform_id
-        return None
+                return None
+            return row.id
 
-    async def recover(self, older_than: timedelta = timedelta(seconds=30)) -> int:
-        """Processes messages a crashed process stored but never answered."""
-        stale = await run_in_threadpool(self.store.stale_conversations, older_than)
-        for conversation_id in stale:
-            await self._process_and_send(conversation_id)
-        return len(stale)
+    def outgoing_state(self, staff_reply_id: int) -> tuple[str, str | None] | None:
+        """The state (and last error) of the message carrying a staff reply, if queued."""
+        with Session(self._engine) as session:
+            row = session.exec(
+                select(OutgoingMessage).where(OutgoingMessage.staff_reply_id == staff_reply_id)
+            ).first()
+            return (row.state, row.last_error) if row is not None else None
+
+    def _due(self, conversation_id: str | None, limit: int = 200) -> list[OutgoingMessage]:
+        now = utcnow()
+        with Session(self._engine, expire_on_commit=False) as session:
+            stmt = select(OutgoingMessage).where(OutgoingMessage.state == "pending")
+            if conversation_id is not None:
+                stmt = stmt.where(OutgoingMessage.conversation_id == conversation_id)
+            stmt = stmt.where(
+                (col(OutgoingMessage.leased_until).is_(None))
+                | (col(OutgoingMessage.leased_until) < now)
+            )
+            return list(session.exec(stmt.order_by(col(OutgoingMessage.id)).limit(limit)).all())
+
+    def _lease(self, row: OutgoingMessage) -> bool:
+        now = utcnow()
+        with Session(self._engine) as session:
+            taken = take_lease(
+                session,
+                OutgoingMessage,
+                col(OutgoingMessage.leased_until),
+                now + SEND_LEASE,
+                col(OutgoingMessage.id) == row.id,
+                col(OutgoingMessage.state) == "pending",
+                now=now,
+            )
+            session.commit()
+            return taken
+
+    def _settle(
+        self,
+        row: OutgoingMessage,
+        *,
+        sent_id: str | None = None,
+        error: DeliveryError | Exception | None = None,
+    ) -> bool:
+        """Records a try; True when the message is settled for good (sent, or failed)."""
+        now = utcnow()
+        with Session(self._engine) as session:
+            stored = session.get(OutgoingMessage, row.id)
+            if stored is None:
+                return True  # erased meanwhile (/xoa)
+            stored.attempts += 1
+            stored.leased_until = None
+            if error is None:
+                stored.state, stored.sent_at = "sent", now
+                stored.platform_message_id = sent_id
+                stored.last_error = None
+            else:
+                permanent = isinstance(error, DeliveryError) and error.permanent
+                stored.last_error = f"{type(error).__name__}: {error}"[:500]
+                if permanent or stored.attempts >= MAX_SEND_ATTEMPTS:
+                    stored.state = "failed"
+                else:
+                    wait = getattr(error, "retry_after", None) or random.uniform(
+                        0, min(MAX_SEND_BACKOFF_SECONDS, 2.0 ** min(stored.attempts, 16))
+                    )
+                    stored.next_attempt_at = now + timedelta(seconds=float(wait))
+            session.add(stored)
+            session.commit()
+            return stored.state != "pending"
+
+    async def send_pending(self, conversation_id: str | None = None) -> int:
+        """Sends what waits, each conversation's messages in order: a message waiting for its
+        next try holds back the ones after it. Returns how many went out."""
+        rows = await run_in_threadpool(self._due, conversation_id)
+        now = utcnow()
+        held: set[str | None] = set()
+        sent = 0
+        for row in rows:
+            if row.conversation_id in held:
+                continue
+            if row.next_attempt_at > now or not await run_in_threadpool(self._lease, row):
+                held.add(row.conversation_id)
+                continue
+            channel = self.channels.get(row.channel)
+            try:
+                if channel is None:
+                    raise DeliveryError(f"channel {row.channel} is not connected")
+                platform_id = await channel.send(
+                    OutboundText(
+                        row.channel,
+                        str(row.recipient),
+                        row.text or "",
+                        tuple(row.quick_replies or ()),
+                    )
+                )
+            except Exception as exc:
+                if not isinstance(exc, DeliveryError):
+                    log.exception("send_crashed", channel=row.channel)
+                permanent = isinstance(exc, DeliveryError) and exc.permanent
+                log.warning("send_failed", channel=row.channel, permanent=permanent)
+                final = await run_in_threadpool(self._settle, row, error=exc)
+                if final:
+                    await self._staff_reply_settled(row, False, str(exc)[:200])
+                else:
+                    held.add(row.conversation_id)
+                continue
+            await run_in_threadpool(self._settle, row, sent_id=platform_id)
+            await self._staff_reply_settled(row, True, None)
+            sent += 1
+        return sent
+
+    async def _staff_reply_settled(
+        self, row: OutgoingMessage, delivered: bool, error: str | None
+    ) -> None:
+        if row.staff_reply_id is not None and self.on_staff_reply is not None:
+            await self.on_staff_reply(row.staff_reply_id, delivered, error)
+
+    # -- the background rounds ----------------------------------------------------------------
+
+    async def recover(self, older_than: timedelta = timedelta(seconds=5)) -> int:
+        """Works messages nobody answered: a crashed process's, and a flooding sender's whose
+        wait is over."""
+        due = await run_in_threadpool(self.store.due_conversations, older_than)
+        for conversation_id in due:
+            await self._work(conversation_id)
+        return len(due)
+
+    async def file_silent(self) -> int:
+        """Files the unfinished reports of conversations silent for the configured time."""
+        filed = 0
+        for conversation_id in await run_in_threadpool(self.store.silent_conversations):
+            try:
+                worked = await run_in_threadpool(self.process_silence, conversation_id)
+            except ConversationBusy:
+                continue
+            except Exception:
+                log.exception("silence_filing_failed", conversation_id=conversation_id)
+                continue
+            if worked is not None:
+                filed += 1
+                await self._finish(worked)
+        return filed
 
 
 def _message_from(record: InboundRecord, sender_id: str) -> InboundMessage:
@@ -178,7 +434,10 @@ def _message_from(record: InboundRecord, sender_id: str) -> InboundMessage:
     return InboundMessage(
         channel=record.channel,
         sender_id=sender_id,
-        message_id=record.message_key.split(":", 1)[-1],
+        # The keyed hash of the platform's id: stable across retries and crashes, and what
+        # the ticket is de-duplicated on, without the platform's id (on Telegram it carries
+        # the person's chat id) leaving the bot.
+        message_id=record.message_key,
         text=record.text,
         location=(float(location[0]), float(location[1])) if location else None,
         phone=extra.get("phone"),

@@ -1,63 +1,42 @@
 """Staff replies on their way to the reporter (docs/architecture.md step 7): claimed from the
-API, sent through the message service's own send path (retried on a transient failure and
-recorded with the conversation, so `/xoa` erases them like the bot's own answers), marked so a
-re-offered reply is not sent twice, and its delivery state reported back to the ticket."""
+API, written as an outgoing message of the conversation and sent through the message service's
+own send path (in order with the bot's answers, retried with back-off, recorded with the
+platform's id so `/xoa` erases them too), and their delivery state reported back to the ticket.
+A reply is queued once, whatever the API re-offers: at least once, and not twice."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from bot.contract import DeliveryError, OutboundText
+from bot.contract import OutboundText
 from bot.intake.transport import IntakeTransport, Rejected, Unavailable
-from bot.models import DeliveredReply
+from bot.messaging.service import BotService
 
 log = structlog.get_logger("bot.replies")
-
-# Sends one message on its channel within a conversation: `BotService.send`.
-SendFn = Callable[[OutboundText, str | None], Awaitable[str | None]]
 
 
 class ReplyDelivery:
     def __init__(
         self,
-        engine: Engine,
         transport: IntakeTransport,
         channels: Sequence[str],
-        send: SendFn,
+        service: BotService,
         render: Callable[[str, str], str],
-        conversation_of: Callable[[str | None, str, str | None], tuple[str | None, str] | None],
     ) -> None:
-        self._engine = engine
         self._transport = transport
         self._channels = sorted(channels)
-        self._send = send
+        self._service = service
         # (reference code, staff text) → what the reporter reads, worded in nlu_data/.
         self._render = render
-        # (conversation id, channel, address) → (conversation id, address) of the conversation
-        # the reply belongs to; anonymous reporters' addresses never reached the API.
-        self._conversation_of = conversation_of
-
-    def _already_sent(self, reply_id: int) -> bool:
-        with Session(self._engine) as session:
-            return session.get(DeliveredReply, reply_id) is not None
-
-    def _mark_sent(self, reply_id: int) -> None:
-        with Session(self._engine) as session:
-            session.add(DeliveredReply(reply_id=reply_id))
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
+        # A reply sent on a later try (after a platform failure) is reported when it goes.
+        service.on_staff_reply = self._report
 
     async def run_once(self, limit: int = 20) -> int:
-        """Delivers what is waiting; returns how many replies reached their reporter."""
+        """Queues and sends what is waiting; returns how many replies reached their reporter."""
         try:
             claimed = await run_in_threadpool(self._transport.claim_replies, limit, self._channels)
         except Unavailable:
@@ -70,33 +49,39 @@ class ReplyDelivery:
 
     async def _deliver(self, reply: dict[str, Any]) -> bool:
         reply_id = int(reply["id"])
-        if not await run_in_threadpool(self._already_sent, reply_id):
-            found = await run_in_threadpool(
-                self._conversation_of,
+        known = await run_in_threadpool(self._service.outgoing_state, reply_id)
+        if known is None:
+            target = await run_in_threadpool(
+                self._service.store.reply_target,
                 reply.get("conversation_id"),
                 reply["channel"],
                 reply.get("channel_user_id"),
             )
-            if reply["channel"] not in self._channels or found is None:
+            if reply["channel"] not in self._channels or target is None:
                 await self._report(reply_id, False, "channel not connected")
                 return False
-            conversation_id, address = found
+            conversation_id, address = target
             text = self._render(reply["reference_code"], reply["text"])
-            try:
-                await self._send(OutboundText(reply["channel"], address, text), conversation_id)
-            except DeliveryError as exc:
-                if exc.permanent:
-                    await self._report(reply_id, False, str(exc)[:200])
-                # A transient failure is left leased: the API offers it again after the lease.
-                log.warning("staff_reply_not_sent", reply_id=reply_id, permanent=exc.permanent)
-                return False
-            await run_in_threadpool(self._mark_sent, reply_id)
-        await self._report(reply_id, True, None)
-        return True
+            message = OutboundText(reply["channel"], address, text)
+            await run_in_threadpool(self._service.queue, message, conversation_id, reply_id)
+            # Sending reports the outcome (on_staff_reply) once the message is settled.
+            await self._service.send_pending(conversation_id)
+            sent = await run_in_threadpool(self._service.outgoing_state, reply_id)
+            return sent is not None and sent[0] == "sent"
+        state, error = known
+        if state == "sent":
+            await self._report(reply_id, True, None)
+            return True
+        if state == "failed":
+            await self._report(reply_id, False, error or "delivery failed")
+        else:
+            # Waiting for its next try: the API offers it again after the lease, and we report.
+            log.warning("staff_reply_not_sent_yet", reply_id=reply_id)
+        return False
 
     async def _report(self, reply_id: int, delivered: bool, error: str | None) -> None:
         try:
             await run_in_threadpool(self._transport.report_delivery, reply_id, delivered, error)
         except (Unavailable, Rejected):
-            # Sent but not yet reported: the next claim re-offers it, we skip the send and report.
+            # Sent but not yet reported: the next claim re-offers it, we find it and report.
             log.warning("delivery_report_failed", reply_id=reply_id)

@@ -9,10 +9,12 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.migrate import BOT_MIGRATIONS_DIR
 from intake_api.app import create_app
 from intake_api.cli import ensure_admin
 from intake_api.config import Settings, get_settings
 from intake_api.db import make_engine
+from intake_api.migrate import MIGRATIONS_DIR
 
 runner = CliRunner()
 
@@ -89,6 +91,18 @@ def test_first_start_creates_admin_once_with_a_random_password(deployment: Path)
     assert login.status_code == 200
 
 
+def _head(script_location: Path) -> str:
+    from alembic.script import ScriptDirectory
+
+    from intake_api.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(
+        alembic_config("sqlite://", script_location)
+    ).get_current_head()
+    assert head is not None
+    return head
+
+
 def test_db_upgrade_creates_the_api_tables_and_then_the_bots(deployment: Path) -> None:
     _ok(["db", "upgrade"])
     engine = make_engine(Settings().database_url)
@@ -96,7 +110,7 @@ def test_db_upgrade_creates_the_api_tables_and_then_the_bots(deployment: Path) -
         api = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         bot = conn.exec_driver_sql("SELECT version_num FROM bot_alembic_version").scalar()
         tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
-    assert api == "0003" and bot == "bot_0001"
+    assert (api, bot) == (_head(MIGRATIONS_DIR), _head(BOT_MIGRATIONS_DIR))
     assert {"tickets", "bot_conversations", "bot_inbound", "bot_outbox"} <= tables
 
 
@@ -109,7 +123,7 @@ def test_a_database_from_before_the_split_upgrades_and_keeps_the_bots_rows(
 
     engine = make_engine(Settings().database_url)
     upgrade_api(engine)
-    upgrade_api(engine, "head", BOT_MIGRATIONS_DIR)
+    upgrade_api(engine, "bot_0001", BOT_MIGRATIONS_DIR)
     with engine.begin() as conn:
         # As the old history left it: the bot's tables, but no version row of their own.
         conn.exec_driver_sql("DROP TABLE bot_alembic_version")

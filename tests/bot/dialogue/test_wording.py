@@ -28,6 +28,8 @@ SAMPLE_FIELDS = {
     "province": "Thành phố Hồ Chí Minh",
     # A staff reply's own length is the staff member's; a short one checks the frame around it.
     "text": "Chúng tôi đã nhận tin, cảm ơn bạn.",
+    # A flood window is at most a minute by default.
+    "seconds": 60,
 }
 
 

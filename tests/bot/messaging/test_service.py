@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.config import BotSettings
-from bot.contract import ChannelBase, InboundMessage, OutboundText, TextLimit, Throttled
+from bot.contract import ChannelBase, InboundMessage, OutboundText, TextLimit
 from bot.intake.transport import Unavailable
 from bot.models import Conversation, InboundRecord, WebchatMessage
 from bot.runtime import BotRuntime, build_runtime
@@ -55,19 +55,64 @@ def _msg(text: str, sender: str = SESSION, channel: str = "webchat") -> InboundM
     return InboundMessage(channel=channel, sender_id=sender, message_id=uuid.uuid4().hex, text=text)
 
 
-async def test_a_flooding_sender_is_refused_but_nothing_is_lost(
+def _shown(api_state: AppState, session_id: str = SESSION) -> list[str]:
+    with Session(api_state.engine) as session:
+        rows = session.exec(
+            select(WebchatMessage)
+            .where(WebchatMessage.session_id == session_id)
+            .order_by(WebchatMessage.id)
+        ).all()
+        return [r.text for r in rows]
+
+
+def _window_passes(api_state: AppState) -> None:
+    """The flooding sender's wait runs out (the clock is the database's rows)."""
+    with Session(api_state.engine) as session:
+        for record in session.exec(select(InboundRecord)).all():
+            if record.not_before is not None:
+                record.not_before = record.not_before - timedelta(hours=1)
+                session.add(record)
+        session.commit()
+
+
+async def test_a_flooding_sender_is_told_to_wait_and_every_message_is_answered_later(
     runtime: BotRuntime, api_state: AppState
 ) -> None:
     for n in range(3):
         assert await runtime.service.converse(_msg(f"xin chào {n}")) is True
-    with pytest.raises(Throttled) as caught:
-        await runtime.service.converse(_msg("xin chào 4"))
-    assert caught.value.retry_after > 0
+    before = len(_shown(api_state))
+    # Over the limit: stored and acknowledged, never refused; the person is told to wait.
+    assert await runtime.service.converse(_msg("cho hỏi số đường dây nóng")) is True
+    assert await runtime.service.converse(_msg("alo")) is True
+    shown = _shown(api_state)
+    assert len(shown) == before + 1 and "giây" in shown[-1]  # one notice, not one per message
     with Session(api_state.engine) as session:
         states = session.exec(select(InboundRecord.state).order_by(InboundRecord.id)).all()
-    assert states == ["processed", "processed", "processed", "throttled"]
+    assert states == ["processed"] * 3 + ["received"] * 2
     # Another sender is not affected.
     assert await runtime.service.converse(_msg("xin chào", sender="other-session-0000001"))
+
+    _window_passes(api_state)
+    assert await runtime.service.recover() == 1
+    with Session(api_state.engine) as session:
+        states = session.exec(select(InboundRecord.state).order_by(InboundRecord.id)).all()
+    assert "received" not in states
+    answers = _shown(api_state)[before + 1 :]
+    assert any("111" in text for text in answers)  # the hotline question got its answer
+
+
+async def test_a_danger_message_is_answered_at_once_even_while_its_sender_is_throttled(
+    runtime: BotRuntime, api_state: AppState
+) -> None:
+    for n in range(4):
+        await runtime.service.converse(_msg(f"xin chào {n}"))
+    await runtime.service.converse(_msg("cuu em voi, em bi nhot o cam, ho danh em"))
+    with Session(api_state.engine) as session:
+        (ticket,) = session.exec(select(Ticket)).all()
+        states = session.exec(select(InboundRecord.state)).all()
+    assert ticket.priority == "P1"
+    assert "received" not in states  # the deferred message before it was answered too
+    assert any("113" in text and ticket.reference_code in text for text in _shown(api_state))
 
 
 async def test_a_message_stored_but_never_answered_is_answered_by_recovery(

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.config import BotSettings
 from bot.contract import InboundMessage
+from bot.models import OutgoingMessage
 from bot.runtime import BotRuntime, build_runtime
+from intake_api.db import utcnow
 from intake_api.models import Reply, Ticket
 from intake_api.state import AppState
 from tests.bot.channels.fake_telegram import FakeTelegram
@@ -100,7 +102,16 @@ async def test_a_staff_reply_is_retried_after_a_transient_telegram_failure(
     _queue_staff_reply(api_state)
     fake.fail("sendMessage", 502, "Bad Gateway")
 
-    assert await runtime.replies.run_once() == 1
+    assert await runtime.replies.run_once() == 0  # not sent yet: waiting for its next try
+    with Session(api_state.engine) as session:
+        row = session.exec(
+            select(OutgoingMessage).where(col(OutgoingMessage.staff_reply_id).is_not(None))
+        ).one()
+        assert row.state == "pending" and row.attempts == 1
+        row.next_attempt_at = utcnow()  # the back-off has passed
+        session.add(row)
+        session.commit()
+    assert await runtime.service.send_pending() == 1
 
     attempts = [c for c in fake.calls_of("sendMessage") if STAFF_TEXT in c.params["text"]]
     assert len(attempts) == 2  # refused once by the 502, then sent

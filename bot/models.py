@@ -108,6 +108,8 @@ class WebchatMessage(SQLModel, table=True):
     session_id: str = Field(max_length=64, index=True)
     text: str = Field(sa_type=EncryptedText)
     quick_replies: Any = Field(default=None, sa_column=Column(EncryptedJSON))
+    # A marker left by `/xoa`: the page clears what it shows of the erased conversation.
+    clear: bool = False
     created_at: datetime = time_field()
 
 

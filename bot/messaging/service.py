@@ -48,6 +48,7 @@ class Worked:
     """What working a conversation left to do outside its transaction."""
 
     conversation_id: str
+    erased: bool = False
     to_delete: list[str] = field(default_factory=list)
     recipient: str | None = None
     channel: str | None = None
@@ -162,6 +163,7 @@ class BotService:
                 with self.intake.turn() as filed:
                     turn = self.dialogue.respond(state, message, conversation_id)
                 if turn.erase:
+                    worked.erased = True
                     worked.to_delete.extend(self.store.erase(conversation_id))
                 state = turn.state
                 last = index == len(start.pending) - 1
@@ -240,7 +242,7 @@ class BotService:
         await self._finish(worked)
 
     async def _finish(self, worked: Worked) -> None:
-        if worked.to_delete and worked.channel and worked.recipient:
+        if worked.erased and worked.channel and worked.recipient:
             await self._delete(worked.channel, worked.recipient, worked.to_delete)
         # The reply first: it carries the reference code, and the person is waiting.
         await self.send_pending(worked.conversation_id)

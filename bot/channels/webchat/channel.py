@@ -77,6 +77,18 @@ class WebchatChannel(ChannelBase):
 
         return await run_in_threadpool(store)
 
+    async def delete(self, recipient_id: str, message_ids: list[str]) -> int:
+        """After `/xoa` the stored messages are gone already; a marker tells the page to clear
+        what it still shows (its own copy of the conversation)."""
+
+        def mark() -> None:
+            with Session(self._engine) as session:
+                session.add(WebchatMessage(session_id=recipient_id, text="", clear=True))
+                session.commit()
+
+        await run_in_threadpool(mark)
+        return len(message_ids)
+
     def messages_after(self, session_id: str, after: int) -> list[dict[str, Any]]:
         with Session(self._engine) as session:
             rows = session.exec(
@@ -86,7 +98,13 @@ class WebchatChannel(ChannelBase):
                 .limit(100)
             ).all()
             return [
-                {"id": r.id, "text": r.text, "quick_replies": r.quick_replies or []} for r in rows
+                {
+                    "id": r.id,
+                    "text": r.text,
+                    "quick_replies": r.quick_replies or [],
+                    "clear": r.clear,
+                }
+                for r in rows
             ]
 
     def router(self, handler: InboundHandler) -> APIRouter:

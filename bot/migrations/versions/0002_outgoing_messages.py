@@ -75,6 +75,10 @@ def upgrade() -> None:
     with op.batch_alter_table("bot_conversations") as batch:
         batch.add_column(sa.Column("file_after", intake_api.db.UTCDateTime(), nullable=True))
         batch.create_index("ix_bot_conversations_file_after", ["file_after"])
+    with op.batch_alter_table("bot_webchat_messages") as batch:
+        batch.add_column(
+            sa.Column("clear", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     if bind.dialect.name == "sqlite":
         with op.batch_alter_table(
             "bot_webchat_messages",
@@ -85,6 +89,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("bot_webchat_messages") as batch:
+        batch.drop_column("clear")
     with op.batch_alter_table("bot_conversations") as batch:
         batch.drop_index("ix_bot_conversations_file_after")
         batch.drop_column("file_after")

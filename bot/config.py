@@ -63,6 +63,8 @@ class BotSettings(TomlTableSettings):
     zalo_refresh_token: str | None = None
     zalo_openapi_base: str = "https://openapi.zalo.me"
     zalo_oauth_base: str = "https://oauth.zaloapp.com"
+    # A signed event older than this is refused: a captured webhook cannot be replayed later.
+    zalo_max_event_age_seconds: int = 3600
 
     # SMS through Twilio
     twilio_account_sid: str | None = None

@@ -9,6 +9,7 @@ de-duplication and hands it to the one `InboundHandler` it was given, and (3) se
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +47,33 @@ class OutboundText:
     quick_replies: tuple[str, ...] = ()
     # The inbound platform message this answers, for platforms that price or thread by it (Zalo).
     reply_to: str | None = None
+
+
+# What the message service accepts from any platform; anything else is refused at the door,
+# before it is acknowledged, so nothing acknowledged can be refused later.
+MAX_ID_CHARS = 256
+MAX_TEXT_CHARS = 20_000
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def problem_with(message: InboundMessage) -> str | None:
+    """Why the message cannot be taken (a sentence naming the field), or None."""
+    for name in ("sender_id", "message_id"):
+        value = getattr(message, name)
+        if not isinstance(value, str) or not value:
+            return f"{name} is missing or not text"
+        if len(value) > MAX_ID_CHARS:
+            return f"{name}: at most {MAX_ID_CHARS} characters"
+        if _UNSTORABLE.search(value):
+            return f"{name} contains a NUL character or invalid Unicode"
+    if message.text is not None:
+        if not isinstance(message.text, str):
+            return "text must be a string"
+        if len(message.text) > MAX_TEXT_CHARS:
+            return f"text: at most {MAX_TEXT_CHARS} characters"
+        if _UNSTORABLE.search(message.text):
+            return "text contains a NUL character or invalid Unicode (a lone surrogate)"
+    return None
 
 
 class DeliveryError(Exception):

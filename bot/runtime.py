@@ -30,6 +30,7 @@ from intake_api.rules.agencies import check_routing
 log = structlog.get_logger("bot.runtime")
 
 SERVICE_ACCOUNT = "bot"
+MAX_CHANNEL_RETRY_SECONDS = 300.0
 
 
 @dataclass
@@ -42,10 +43,45 @@ class BotRuntime:
     channels: dict[str, Channel]
     transport: IntakeTransport
     routers: list[APIRouter] = field(default_factory=list)
+    # Channels whose platform could not be reached: name → why. They are retried in the
+    # background; the API, the web chat and the other channels serve meanwhile.
+    degraded: dict[str, str] = field(default_factory=dict)
 
     async def start(self) -> None:
+        """Connects every channel; one whose platform is unreachable (Telegram is often blocked
+        in Vietnam, a wrong API base) is reported degraded, not fatal."""
         for channel in self.channels.values():
+            await self._start(channel)
+
+    async def _start(self, channel: Channel) -> bool:
+        try:
             await channel.start()
+        except Exception as exc:
+            reason = type(exc).__name__
+            if self.degraded.get(channel.name) != reason:
+                log.error("channel_degraded", channel=channel.name, error=reason)
+            self.degraded[channel.name] = reason
+            return False
+        if self.degraded.pop(channel.name, None) is not None:
+            log.info("channel_recovered", channel=channel.name)
+        return True
+
+    def channel_health(self) -> dict[str, str]:
+        return {
+            name: "degraded" if name in self.degraded else "ok" for name in sorted(self.channels)
+        }
+
+    async def _keep_channel(self, channel: Channel, stop: asyncio.Event) -> None:
+        """Retries a degraded channel's start with back-off, then receives on it."""
+        delay = 1.0
+        while channel.name in self.degraded and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            if stop.is_set() or await self._start(channel):
+                break
+            delay = min(delay * 2, MAX_CHANNEL_RETRY_SECONDS)
+        if not stop.is_set():
+            await channel.receive(self.service.accept, stop)
 
     async def stop(self) -> None:
         for channel in self.channels.values():
@@ -64,9 +100,10 @@ class BotRuntime:
         await self.service.file_silent()
 
     async def run_background(self, stop: asyncio.Event) -> None:
-        # Long-running receivers (Telegram polling on a machine without a public HTTPS URL).
+        # Degraded channels retried; long-running receivers (Telegram polling on a machine
+        # without a public HTTPS URL).
         pollers = [
-            asyncio.create_task(channel.receive(self.service.accept, stop))
+            asyncio.create_task(self._keep_channel(channel, stop))
             for channel in self.channels.values()
         ]
         try:

@@ -81,6 +81,7 @@ def combined_app(settings: Settings, bot_settings: BotSettings, engine: Engine) 
     )
     ref.append(runtime)
     app.state.bot = runtime
+    state.health_reports["channels"] = runtime.channel_health
     mount(app, runtime)
     return app
 
@@ -99,8 +100,10 @@ def bot_app(
     mount(app, runtime)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> dict[str, object]:
+        channels = runtime.channel_health()
+        status = "degraded" if "degraded" in channels.values() else "ok"
+        return {"status": status, "channels": channels}
 
     app.add_middleware(BodySizeLimit, max_bytes=64 * 1024)
     return app
@@ -113,7 +116,7 @@ def run_chat(settings: Settings, engine: Engine, name: str) -> None:
     cipher = cipher_from_settings(settings)
     configure_cipher(cipher)
     ensure_service_account(engine)
-    terminal = TerminalChannel()
+    terminal = TerminalChannel(who=name)
     runtime = build_runtime(
         get_bot_settings().model_copy(update={"intake_transport": "inprocess"}),
         engine,
@@ -124,4 +127,4 @@ def run_chat(settings: Settings, engine: Engine, name: str) -> None:
         agency_codes=settings.agency_codes,
     )
     # Staff replies for this terminal, and the outbox, between the person's turns.
-    asyncio.run(terminal.chat(runtime.service.accept, runtime.tick, name))
+    asyncio.run(terminal.chat(runtime.service.accept, runtime.tick))

@@ -32,6 +32,7 @@ def get_session(state: Annotated[AppState, Depends(get_state)]) -> Iterator[Sess
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+StateDep = Annotated[AppState, Depends(get_state)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 

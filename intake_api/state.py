@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
@@ -15,3 +16,6 @@ class AppState:
     settings: Settings
     engine: Engine
     cipher: PersonalDataCipher
+    # Parts served beside the API that report their own health in /healthz (the bot's
+    # channels in the combined app): name → a JSON-able report, with "degraded" when down.
+    health_reports: dict[str, Callable[[], dict[str, str]]] = field(default_factory=dict)

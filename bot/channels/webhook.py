@@ -10,7 +10,7 @@ import math
 import traceback
 from dataclasses import dataclass, field
 
-from bot.contract import InboundHandler, InboundMessage, Throttled
+from bot.contract import InboundHandler, InboundMessage, Throttled, problem_with
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,12 @@ class Refusal:
 
 async def hand_over(handler: InboundHandler, message: InboundMessage) -> bool | Refusal:
     """Gives the message to the message service; True (new) or False (a retry of a stored
-    message) once it is stored, else the refusal to answer with."""
+    message) once it is stored, else the refusal to answer with. A message the service could
+    not take is refused here, before anything is stored or acknowledged."""
+    problem = problem_with(message)
+    if problem is not None:
+        log.warning("%s inbound refused: %s", message.channel, problem)
+        return Refusal(400, problem)
     try:
         return await handler(message)
     except Throttled as exc:

@@ -234,9 +234,17 @@ class TelegramChannel(ChannelBase):
         The offset moves past an update only after the handler stored it: Telegram counts every
         update below the offset as confirmed and never sends it again (docs/platforms.md 1.3).
         """
-        # getUpdates does not work while a webhook is set (docs/platforms.md 1.2).
-        await self._bot.delete_webhook(drop_pending_updates=False)
         offset: int | None = None
+        backoff = 0.0
+        # getUpdates does not work while a webhook is set (docs/platforms.md 1.2).
+        while not stop_event.is_set():
+            try:
+                await self._bot.delete_webhook(drop_pending_updates=False)
+                break
+            except TelegramError as exc:
+                backoff = min(max_backoff, backoff * 2 or 1.0)
+                log.warning("telegram deleteWebhook failed (%s)", type(exc).__name__)
+                await _sleep_unless_stopped(backoff, stop_event)
         backoff = 0.0
         while not stop_event.is_set():
             try:

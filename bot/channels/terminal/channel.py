@@ -13,6 +13,7 @@ from bot.config import BotSettings
 from bot.contract import (
     ChannelBase,
     ChannelContext,
+    DeliveryError,
     InboundHandler,
     InboundMessage,
     OutboundText,
@@ -32,11 +33,16 @@ class TerminalChannel(ChannelBase):
     def from_settings(cls, settings: BotSettings, context: ChannelContext) -> None:
         return None  # only `hotline chat` adds it, for its own terminal
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, who: str = "demo") -> None:
         self._out = out or sys.stdout
         self._count = 0
+        # Whose terminal this is: another name's replies (a staff reply to B's ticket while A
+        # chats) wait for that person's own session instead of showing here.
+        self.sender_id = f"terminal-{who}"
 
     async def send(self, message: OutboundText) -> str | None:
+        if message.recipient_id != self.sender_id:
+            raise DeliveryError("that person's terminal is not open", permanent=False)
         self._count += 1
         self._out.write(f"\nbot> {message.text}\n")
         if message.quick_replies:
@@ -51,11 +57,11 @@ class TerminalChannel(ChannelBase):
         return 0
 
     async def chat(
-        self, handler: InboundHandler, between_turns: Callable[[], Awaitable[None]], who: str
+        self, handler: InboundHandler, between_turns: Callable[[], Awaitable[None]]
     ) -> None:
-        """Reads lines until end of input, handing each to the bot as `who`'s message;
+        """Reads lines until end of input, handing each to the bot as this terminal's person;
         `between_turns` runs the background work (staff replies) while the person reads."""
-        sender_id = f"terminal-{who}"
+        sender_id = self.sender_id
         self._out.write("Type a message (Vietnamese, with or without accents). Ctrl-D to leave.\n")
         self._out.write("you> ")
         self._out.flush()

@@ -27,6 +27,7 @@ from bot.contract import (
     InboundMessage,
     OutboundText,
     TextLimit,
+    problem_with,
 )
 from bot.models import WebchatMessage
 
@@ -120,14 +121,16 @@ class WebchatChannel(ChannelBase):
         @router.post("/webchat/messages")
         async def post_message(body: WebchatIn) -> JSONResponse:
             if body.text is not None and body.text.strip():
-                await handler(
-                    InboundMessage(
-                        channel=self.name,
-                        sender_id=body.session_id,
-                        message_id=f"{body.session_id}:{body.message_id}",
-                        text=body.text,
-                    )
+                message = InboundMessage(
+                    channel=self.name,
+                    sender_id=body.session_id,
+                    message_id=f"{body.session_id}:{body.message_id}",
+                    text=body.text,
                 )
+                problem = problem_with(message)
+                if problem is not None:
+                    return JSONResponse({"detail": problem}, status_code=422)
+                await handler(message)
             messages = await run_in_threadpool(self.messages_after, body.session_id, body.after)
             return JSONResponse({"messages": messages})
 

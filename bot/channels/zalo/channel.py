@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import string
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -271,6 +272,15 @@ def _timestamp_text(event: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _age_seconds(timestamp: str) -> float:
+    """How old an event is by its own timestamp (milliseconds since the epoch)."""
+    try:
+        sent = int(timestamp) / 1000
+    except ValueError:
+        return float("inf")
+    return time.time() - sent
+
+
 def _reject(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"ok": False, "detail": detail}, status_code=status, headers=headers)
 
@@ -300,7 +310,8 @@ def _webhook(handler: InboundHandler, settings: BotSettings | None = None) -> AP
             return _reject(413, "body too large")
         try:
             event = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: a body nested deeper than any event, from someone without the key.
             return _reject(400, "body is not JSON")
         if not isinstance(event, dict):
             return _reject(400, "body is not a JSON object")
@@ -314,6 +325,9 @@ def _webhook(handler: InboundHandler, settings: BotSettings | None = None) -> AP
                 "matches" if str(event.get("app_id")) == app_id else "differs",
             )
             return _reject(403, f"{SIGNATURE_HEADER} does not match")
+        if _age_seconds(timestamp) > settings.zalo_max_event_age_seconds:
+            log.warning("zalo webhook rejected: event older than the freshness window")
+            return _reject(400, "event is too old (timestamp outside the freshness window)")
 
         try:
             inbound = parse_event(event)

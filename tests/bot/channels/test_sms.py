@@ -486,3 +486,12 @@ def test_stripping_triples_what_fits_in_one_segment() -> None:
     text = vietnamese(160)
     assert count_segments(text) == 3
     assert count_segments(strip_diacritics(text)) == 1
+
+
+def test_a_nul_in_the_message_sid_is_refused_before_it_is_stored(
+    client: TestClient, handler: RecordingHandler
+) -> None:
+    form = twilio_form(MessageSid="SM" + "0" * 10 + "\x00" + "1" * 21)
+    response = client.post(WEBHOOK_PATH, data=form, headers=signed(form))
+    assert response.status_code == 400
+    assert handler.received == []

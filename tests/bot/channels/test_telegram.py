@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import unicodedata
 from collections.abc import AsyncIterator, Iterator
@@ -668,3 +669,20 @@ def test_split_text_keeps_decomposed_accents_with_their_letter() -> None:
     parts = split_text(text, limit=10)
     assert all(not p[0].isspace() and p[0] != "\u0301" for p in parts)
     assert "".join(parts) == text
+
+
+@pytest.mark.parametrize("text", [12345, ["cứu"], {"a": 1}, "cứu \ud800 em", "cứu\x00em"])
+async def test_an_update_whose_text_cannot_be_stored_is_refused_at_the_door_not_503(
+    client: httpx.AsyncClient, handler: RecordingHandler, text: Any
+) -> None:
+    update = text_update(77, "placeholder")
+    update["message"]["text"] = text
+    response = await client.post(
+        WEBHOOK_PATH,
+        content=json.dumps(update, ensure_ascii=True),
+        headers={SECRET_HEADER: SECRET, "Content-Type": "application/json"},
+    )
+    # Refused before the handler stores anything: a 503 would make Telegram resend it forever.
+    assert response.status_code in (200, 400), response.text
+    assert response.status_code != 503
+    assert all(isinstance(m.text, str) and "\x00" not in m.text for m in handler.messages)

@@ -298,7 +298,7 @@ async def test_signed_event_missing_fields_is_400(
 async def test_events_without_a_user_message_are_acknowledged_and_ignored(
     webhook: httpx.AsyncClient, handler: RecordingHandler, event: dict[str, Any]
 ) -> None:
-    raw, headers = signed({**event, "timestamp": "1543908534740"})
+    raw, headers = signed({**event, "timestamp": str(int(time.time() * 1000))})
 
     response = await post(webhook, raw, headers)
 
@@ -714,3 +714,32 @@ async def test_nothing_secret_or_personal_is_logged_while_sending(
     for secret in ("access-0", "access-1", "refresh-0", "refresh-1", APP_SECRET, USER_ID, ACCENTED):
         assert secret not in caplog.text
     assert "error -230" in caplog.text
+
+
+async def test_a_deeply_nested_body_is_a_400_whatever_its_signature() -> None:
+    handler = RecordingHandler()
+    raw = b'{"a":' * 5_000 + b"1" + b"}" * 5_000  # under the size limit, past recursion
+    async with client_for(handler) as client:
+        response = await post(client, raw, {"X-ZEvent-Signature": "mac=anything"})
+    assert response.status_code == 400
+    assert handler.messages == []
+
+
+async def test_a_signed_event_older_than_the_freshness_window_is_refused() -> None:
+    handler = RecordingHandler()
+    event = text_event(ACCENTED)
+    event["timestamp"] = "1577836800000"  # 2020-01-01, signed with the right key
+    raw, headers = signed(event)
+    async with client_for(handler) as client:
+        response = await post(client, raw, headers)
+    assert response.status_code == 400
+    assert handler.messages == []
+
+
+async def test_a_nul_in_the_message_id_is_refused_before_it_is_stored() -> None:
+    handler = RecordingHandler()
+    raw, headers = signed(text_event(ACCENTED, msg_id="abc\u0000def"))
+    async with client_for(handler) as client:
+        response = await post(client, raw, headers)
+    assert response.status_code == 400
+    assert handler.messages == []

@@ -13,9 +13,9 @@ from sqlmodel import Session, select
 from bot.config import BotSettings
 from bot.contract import ChannelBase, InboundMessage, OutboundText, TextLimit
 from bot.intake.transport import Unavailable
-from bot.models import Conversation, InboundRecord, WebchatMessage
+from bot.models import Conversation, InboundRecord, OutboxItem, WebchatMessage
 from bot.runtime import BotRuntime, build_runtime
-from intake_api.models import Reply, Ticket
+from intake_api.models import Reply, Ticket, TicketMessage
 from intake_api.state import AppState
 from tests.bot.conftest import SwitchableTransport
 
@@ -136,7 +136,9 @@ async def test_erase_forgets_what_was_said(runtime: BotRuntime, api_state: AppSt
     with Session(api_state.engine) as session:
         texts = session.exec(select(InboundRecord.text)).all()
         (conversation,) = session.exec(select(Conversation)).all()
-        shown = session.exec(select(WebchatMessage.text)).all()
+        shown = session.exec(
+            select(WebchatMessage.text).where(WebchatMessage.clear == False)  # noqa: E712
+        ).all()
     assert texts == [None, None]
     assert conversation.state == {}
     # Only the confirmation is left for the page to show.
@@ -181,3 +183,24 @@ async def test_staff_reply_is_sent_once_even_when_offered_again(
     assert len(staff_texts) == 1 and "Đã nhận, giữ an toàn." in staff_texts[0]
     with Session(api_state.engine) as session:
         assert session.exec(select(Reply)).one().state == "delivered"
+
+
+async def test_a_long_platform_id_acknowledged_is_never_refused_by_the_api_later(
+    runtime: BotRuntime, api_state: AppState
+) -> None:
+    long_id = "z" * 250  # within what the door takes, over the API's 128-character keys
+    first = InboundMessage("webchat", SESSION, long_id, text="cứu em với, em bị nhốt ở Lào")
+    second = InboundMessage("webchat", SESSION, long_id + "2", text="họ lấy hộ chiếu của em")
+    await runtime.service.converse(first)
+    await runtime.service.converse(second)
+    await runtime.tick()
+    with Session(api_state.engine) as session:
+        assert session.exec(select(OutboxItem).where(OutboxItem.state != "delivered")).all() == []
+        (ticket,) = session.exec(select(Ticket)).all()
+        texts = session.exec(
+            select(TicketMessage.text).where(TicketMessage.ticket_id == ticket.id)
+        ).all()
+        keys = session.exec(select(InboundRecord.message_key)).all()
+    assert any("hộ chiếu" in t for t in texts)
+    # The platform's ids are kept only as keyed hashes.
+    assert all(long_id not in k for k in keys)

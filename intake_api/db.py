@@ -63,9 +63,7 @@ class EncryptedJSON(TypeDecorator[Any]):
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
-        )
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -76,4 +74,6 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No ping on every checkout (a round trip per transaction): a connection the server
+    # dropped fails once, and SQLAlchemy then replaces the whole pool.
+    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
 from bot.contract import InboundMessage, OutboundText
+from bot.messaging.ratelimit import RateLimiter, Verdict
 from bot.models import Conversation, InboundRecord, OutboxItem, OutgoingMessage, WebchatMessage
 from intake_api.crypto import PersonalDataCipher
 from intake_api.db import utcnow
@@ -33,6 +34,14 @@ LEASE = timedelta(seconds=15)
 
 class ConversationBusy(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Stored:
+    conversation_id: str
+    verdict: Verdict
+    # Set when the sender floods: the message is worked after this time.
+    not_before: datetime | None
 
 
 @dataclass(frozen=True)
@@ -54,10 +63,15 @@ class ConversationStore:
     # -- storing before acknowledging ---------------------------------------------------------
 
     def store_inbound(
-        self, message: InboundMessage, not_before: datetime | None = None
-    ) -> str | None:
-        """Stores the message (and its conversation, if new) in one transaction; returns the
-        conversation id, or None for a platform's retry of a message already stored."""
+        self,
+        message: InboundMessage,
+        limiter: RateLimiter | None = None,
+        is_urgent: Callable[[str], bool] = lambda text: False,
+    ) -> Stored | None:
+        """Stores the message (and its conversation, if new) and counts it against the
+        sender's flood limit, in one transaction; None for a platform's retry of a message
+        already stored. A flooding sender's message waits out the window unless it reads as
+        danger."""
         digest = self.sender_hash(message.channel, message.sender_id)
         extra: dict[str, Any] = {}
         if message.location is not None:
@@ -68,6 +82,10 @@ class ConversationStore:
             extra["attachment"] = message.attachment
         for attempt in range(2):
             with Session(self._engine, expire_on_commit=False) as session:
+                verdict = limiter.hit(session, digest) if limiter else Verdict(None, False)
+                not_before = None
+                if verdict.retry_after is not None and not is_urgent(message.text or ""):
+                    not_before = utcnow() + timedelta(seconds=verdict.retry_after)
                 found = session.exec(
                     select(Conversation.id).where(Conversation.sender_hash == digest)
                 ).first()
@@ -100,7 +118,7 @@ class ConversationStore:
                     if found is None and attempt == 0:
                         continue  # a concurrent first message of the same sender made it
                     return None
-                return conversation_id
+                return Stored(conversation_id, verdict, not_before)
         return None
 
     def _message_key(self, message: InboundMessage) -> str:
@@ -158,9 +176,12 @@ class ConversationStore:
         *,
         file_after: datetime | None = None,
         release: bool = False,
-    ) -> list[int]:
+        send_lease: timedelta = timedelta(0),
+    ) -> list[OutgoingMessage]:
         """The turn in one transaction: the conversation's new state, the message marked
-        processed, the intake items it filed and its replies; returns the replies' ids."""
+        processed, the intake items it filed and its replies. The replies and items come
+        leased to this process for `send_lease`, which sends and delivers them right after;
+        if it dies first, they are anyone's once the lease runs out."""
         now = utcnow()
         with Session(self._engine, expire_on_commit=False) as session:
             values: dict[str, Any] = {"state": state, "updated_at": now, "file_after": file_after}
@@ -179,6 +200,8 @@ class ConversationStore:
                     .values(state="processed", processed_at=now)
                     .execution_options(synchronize_session=False)
                 )
+            for item in outbox:
+                item.leased_until = now + send_lease if send_lease else None
             session.add_all(list(outbox))
             rows = [
                 OutgoingMessage(
@@ -188,12 +211,13 @@ class ConversationStore:
                     text=reply.text,
                     quick_replies=list(reply.quick_replies) or None,
                     next_attempt_at=now,
+                    leased_until=now + send_lease if send_lease else None,
                 )
                 for reply in replies
             ]
             session.add_all(rows)
             session.commit()
-            return [row.id for row in rows if row.id is not None]
+            return rows
 
     def release(self, conversation_id: str) -> None:
         with Session(self._engine) as session:

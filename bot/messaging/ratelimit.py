@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete
 
 from bot.models import RateCounter
 
@@ -26,39 +26,25 @@ class RateLimiter:
         self._limit = limit
         self._window = window_seconds
 
-    def hit(self, sender_hash: str, now: float | None = None) -> Verdict:
-        """Counts one message: past the limit for the current window, the seconds until the
-        next window."""
+    def hit(self, session: Session, sender_hash: str, now: float | None = None) -> Verdict:
+        """Counts one message in the caller's transaction (the one that stores it), with one
+        upsert that concurrent messages of one sender cannot race: past the limit for the
+        current window, the seconds until the next window."""
         now = time.time() if now is None else now
         window = int(now // self._window) * self._window
-        with Session(self._engine) as session:
-            result = session.execute(
-                update(RateCounter)
-                .where(
-                    col(RateCounter.sender_hash) == sender_hash,
-                    col(RateCounter.window_start) == window,
-                )
-                .values(count=RateCounter.count + 1)
+        table = RateCounter.__table__  # type: ignore[attr-defined]
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        count = session.execute(
+            insert(table)
+            .values(sender_hash=sender_hash, window_start=window, count=1)
+            .on_conflict_do_update(
+                index_elements=["sender_hash", "window_start"], set_={"count": table.c.count + 1}
             )
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                session.add(RateCounter(sender_hash=sender_hash, window_start=window, count=1))
-                try:
-                    session.commit()
-                except IntegrityError:
-                    session.rollback()
-                    return self.hit(sender_hash, now)
-                count = 1
-            else:
-                session.commit()
-                count = session.exec(
-                    select(RateCounter.count).where(
-                        RateCounter.sender_hash == sender_hash, RateCounter.window_start == window
-                    )
-                ).one()
-            if window % (self._window * 10) == 0:
-                # Now and then, forget old windows.
-                session.exec(delete(RateCounter).where(col(RateCounter.window_start) < window))  # type: ignore[call-overload]
-                session.commit()
+            .returning(table.c.count)
+        ).scalar_one()
+        if count == 1 and window % (self._window * 10) == 0:
+            # Now and then, forget old windows.
+            session.exec(delete(RateCounter).where(col(RateCounter.window_start) < window))  # type: ignore[call-overload]
         if count > self._limit:
             return Verdict(max(1, int(window + self._window - now)), count == self._limit + 1)
         return Verdict(None, False)

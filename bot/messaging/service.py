@@ -28,7 +28,7 @@ from bot.dialogue.engine import Dialogue
 from bot.intake.client import IntakeClient
 from bot.messaging.conversations import ConversationBusy, ConversationStore
 from bot.messaging.ratelimit import RateLimiter
-from bot.models import InboundRecord, OutgoingMessage
+from bot.models import InboundRecord, OutboxItem, OutgoingMessage
 from intake_api.db import utcnow
 from intake_api.leases import take_lease
 
@@ -52,7 +52,9 @@ class Worked:
     to_delete: list[str] = field(default_factory=list)
     recipient: str | None = None
     channel: str | None = None
-    codes: set[str] = field(default_factory=set)
+    # Written leased to this process: sent and delivered right after the turn.
+    replies: list[OutgoingMessage] = field(default_factory=list)
+    filed: list[OutboxItem] = field(default_factory=list)
 
 
 class BotService:
@@ -94,20 +96,18 @@ class BotService:
         A flooding sender's message is stored and answered after its window; the channel still
         acknowledges it (a 429 would stall a platform's whole queue, every other person's
         messages with it). A message that reads as danger is answered at once."""
-        verdict = await run_in_threadpool(
-            self.rate_limiter.hit, self.store.sender_hash(message.channel, message.sender_id)
+        stored = await run_in_threadpool(
+            self.store.store_inbound, message, self.rate_limiter, self._is_urgent
         )
-        throttled = verdict.retry_after is not None
-        urgent = throttled and self._is_urgent(message.text or "")
-        not_before = (
-            utcnow() + timedelta(seconds=verdict.retry_after)
-            if verdict.retry_after is not None and not urgent
-            else None
-        )
-        conversation_id = await run_in_threadpool(self.store.store_inbound, message, not_before)
-        if conversation_id is None:
+        if stored is None:
             log.info("duplicate_inbound", channel=message.channel)
             return False
+        conversation_id, verdict, not_before = (
+            stored.conversation_id,
+            stored.verdict,
+            stored.not_before,
+        )
+        urgent = verdict.retry_after is not None and not_before is None
         channel = self.channels.get(message.channel)
         waits = channel is not None and channel.waits_for_replies
         if not_before is not None:
@@ -167,7 +167,7 @@ class BotService:
                     worked.to_delete.extend(self.store.erase(conversation_id))
                 state = turn.state
                 last = index == len(start.pending) - 1
-                self.store.save_turn(
+                worked.replies += self.store.save_turn(
                     conversation,
                     record.id,
                     state,
@@ -178,9 +178,10 @@ class BotService:
                     filed,
                     file_after=self._file_after(state),
                     release=last,
+                    send_lease=SEND_LEASE,
                 )
                 released = last
-                worked.codes.update(item.reference_code for item in filed)
+                worked.filed += filed
         finally:
             if not released:
                 self.store.release(conversation_id)
@@ -205,7 +206,7 @@ class BotService:
         if turn is None:
             self.store.save_turn(conversation, None, state, [], release=True)
             return None
-        self.store.save_turn(
+        rows = self.store.save_turn(
             conversation,
             None,
             turn.state,
@@ -213,8 +214,9 @@ class BotService:
             filed,
             file_after=self._file_after(turn.state),
             release=True,
+            send_lease=SEND_LEASE,
         )
-        return Worked(conversation_id, codes={item.reference_code for item in filed})
+        return Worked(conversation_id, replies=rows, filed=filed)
 
     @staticmethod
     def _reply(channel: str, recipient: str, reply: Any) -> OutboundText:
@@ -245,9 +247,9 @@ class BotService:
         if worked.erased and worked.channel and worked.recipient:
             await self._delete(worked.channel, worked.recipient, worked.to_delete)
         # The reply first: it carries the reference code, and the person is waiting.
-        await self.send_pending(worked.conversation_id)
-        for code in sorted(worked.codes):
-            await run_in_threadpool(self.intake.outbox.deliver_pending, code)
+        await self._send_rows(worked.replies)
+        if worked.filed:
+            await run_in_threadpool(self.intake.outbox.deliver_held, worked.filed)
 
     async def _delete(self, channel_name: str, recipient: str, ids: list[str]) -> None:
         channel = self.channels.get(channel_name)
@@ -322,51 +324,60 @@ class BotService:
             session.commit()
             return taken
 
-    def _settle(
-        self,
-        row: OutgoingMessage,
-        *,
-        sent_id: str | None = None,
-        error: DeliveryError | Exception | None = None,
-    ) -> bool:
-        """Records a try; True when the message is settled for good (sent, or failed)."""
+    def _settle(self, outcomes: list[tuple[OutgoingMessage, str | None, Exception | None]]) -> None:
+        """Records the tries of several messages in one transaction: sent (with the
+        platform's id), or failed and when to try again, or failed for good."""
         now = utcnow()
         with Session(self._engine) as session:
-            stored = session.get(OutgoingMessage, row.id)
-            if stored is None:
-                return True  # erased meanwhile (/xoa)
-            stored.attempts += 1
-            stored.leased_until = None
-            if error is None:
-                stored.state, stored.sent_at = "sent", now
-                stored.platform_message_id = sent_id
-                stored.last_error = None
-            else:
-                permanent = isinstance(error, DeliveryError) and error.permanent
-                stored.last_error = f"{type(error).__name__}: {error}"[:500]
-                if permanent or stored.attempts >= MAX_SEND_ATTEMPTS:
-                    stored.state = "failed"
+            for row, sent_id, error in outcomes:
+                stored = session.get(OutgoingMessage, row.id)
+                if stored is None:
+                    continue  # erased meanwhile (/xoa)
+                stored.attempts += 1
+                stored.leased_until = None
+                if error is None:
+                    stored.state, stored.sent_at = "sent", now
+                    stored.platform_message_id = sent_id
+                    stored.last_error = None
                 else:
-                    wait = getattr(error, "retry_after", None) or random.uniform(
-                        0, min(MAX_SEND_BACKOFF_SECONDS, 2.0 ** min(stored.attempts, 16))
-                    )
-                    stored.next_attempt_at = now + timedelta(seconds=float(wait))
-            session.add(stored)
+                    permanent = isinstance(error, DeliveryError) and error.permanent
+                    stored.last_error = f"{type(error).__name__}: {error}"[:500]
+                    if permanent or stored.attempts >= MAX_SEND_ATTEMPTS:
+                        stored.state = "failed"
+                    else:
+                        wait = getattr(error, "retry_after", None) or random.uniform(
+                            0, min(MAX_SEND_BACKOFF_SECONDS, 2.0 ** min(stored.attempts, 16))
+                        )
+                        stored.next_attempt_at = now + timedelta(seconds=float(wait))
+                row.state, row.last_error = stored.state, stored.last_error
+                session.add(stored)
             session.commit()
-            return stored.state != "pending"
 
     async def send_pending(self, conversation_id: str | None = None) -> int:
-        """Sends what waits, each conversation's messages in order: a message waiting for its
-        next try holds back the ones after it. Returns how many went out."""
+        """Sends what waits (a crashed process's replies, the next try of a failed one), each
+        conversation's messages in order. Returns how many went out."""
         rows = await run_in_threadpool(self._due, conversation_id)
         now = utcnow()
         held: set[str | None] = set()
-        sent = 0
+        leased: list[OutgoingMessage] = []
         for row in rows:
             if row.conversation_id in held:
                 continue
             if row.next_attempt_at > now or not await run_in_threadpool(self._lease, row):
-                held.add(row.conversation_id)
+                held.add(row.conversation_id)  # keep this conversation's later messages in order
+                continue
+            leased.append(row)
+        return await self._send_rows(leased)
+
+    async def _send_rows(self, rows: list[OutgoingMessage]) -> int:
+        """Sends messages this process holds, in order within each conversation: a message
+        that failed for now holds back the ones after it. One transaction records them all."""
+        outcomes: list[tuple[OutgoingMessage, str | None, Exception | None]] = []
+        held: set[str | None] = set()
+        sent = 0
+        for row in rows:
+            if row.conversation_id in held:
+                outcomes.append((row, None, DeliveryError("waiting for an earlier message")))
                 continue
             channel = self.channels.get(row.channel)
             try:
@@ -385,15 +396,19 @@ class BotService:
                     log.exception("send_crashed", channel=row.channel)
                 permanent = isinstance(exc, DeliveryError) and exc.permanent
                 log.warning("send_failed", channel=row.channel, permanent=permanent)
-                final = await run_in_threadpool(self._settle, row, error=exc)
-                if final:
-                    await self._staff_reply_settled(row, False, str(exc)[:200])
-                else:
+                outcomes.append((row, None, exc))
+                if not permanent:
                     held.add(row.conversation_id)
                 continue
-            await run_in_threadpool(self._settle, row, sent_id=platform_id)
-            await self._staff_reply_settled(row, True, None)
+            outcomes.append((row, platform_id, None))
             sent += 1
+        if outcomes:
+            await run_in_threadpool(self._settle, outcomes)
+        for row, _, error in outcomes:
+            if row.state != "pending":
+                await self._staff_reply_settled(
+                    row, error is None, None if error is None else str(error)[:200]
+                )
         return sent
 
     async def _staff_reply_settled(

@@ -17,8 +17,10 @@ outbox_app = typer.Typer(
 
 @outbox_app.command("list")
 def outbox_list() -> None:
-    """What waits or was refused: id, kind, code, state, attempts, last error (no message text)."""
+    """What waits or was refused: tickets and messages for the API, then replies to people that
+    wait for a try or failed (id, kind, state, attempts, last error; never the text)."""
     from bot.intake.outbox import stuck_items
+    from bot.messaging.conversations import unsent_replies
 
     engine = engine_from_settings()
     upgrade(engine)
@@ -29,6 +31,14 @@ def outbox_list() -> None:
             f"attempts={item.attempts}  {item.last_error or ''}"
         )
     typer.echo(f"{len(items)} not delivered")
+    replies = unsent_replies(engine)
+    for reply in replies:
+        kind = "staff" if reply.staff_reply_id is not None else "reply"
+        typer.echo(
+            f"{reply.id:>6}  {kind:<6} {reply.channel:<9} {reply.state:<8} "
+            f"attempts={reply.attempts}  {reply.last_error or ''}"
+        )
+    typer.echo(f"{len(replies)} replies to people not sent yet")
 
 
 @outbox_app.command("retry")

@@ -317,3 +317,15 @@ class ConversationStore:
             session.add(conversation)
             session.commit()
             return [str(s) for s in sent]
+
+
+def unsent_replies(engine: Engine) -> list[OutgoingMessage]:
+    """Replies to people still waiting for a try, or failed for good, oldest first."""
+    with Session(engine, expire_on_commit=False) as session:
+        return list(
+            session.exec(
+                select(OutgoingMessage)
+                .where(col(OutgoingMessage.state) != "sent")
+                .order_by(col(OutgoingMessage.id))
+            ).all()
+        )

@@ -148,3 +148,29 @@ def test_serve_refuses_to_start_when_triage_routes_to_an_unconfigured_agency(
 
     assert result.exit_code == 1
     assert "'dolisa'" in result.output and "triage_keywords.yml" in result.output
+
+
+def test_outbox_list_shows_replies_that_failed_without_their_text(deployment: Path) -> None:
+    from sqlmodel import Session
+
+    from bot.models import OutgoingMessage
+
+    _ok(["db", "upgrade"])
+    engine = make_engine(Settings().database_url)
+    with Session(engine) as session:
+        session.add(
+            OutgoingMessage(
+                channel="telegram",
+                recipient="555001",
+                text="Cán bộ nhắn: bí mật",
+                state="failed",
+                attempts=3,
+                last_error="DeliveryError: telegram Forbidden",
+            )
+        )
+        session.commit()
+
+    out = _ok(["outbox", "list"])
+
+    assert "failed" in out and "Forbidden" in out and "1 replies to people not sent yet" in out
+    assert "bí mật" not in out and "555001" not in out

@@ -10,17 +10,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.engine import Engine
 
 from bot.channels.terminal.channel import TerminalChannel
 from bot.config import BotSettings, get_bot_settings
+from bot.messaging.conversations import queue_gauges
 from bot.runtime import SERVICE_ACCOUNT, BotRuntime, build_runtime
 from intake_api.app import create_app
 from intake_api.config import Settings
 from intake_api.crypto import PersonalDataCipher, configure_cipher
 from intake_api.errors import BodySizeLimit, install_error_handlers
 from intake_api.keyfile import cipher_from_settings
+from intake_api.logging_setup import RequestIdMiddleware
+from intake_api.metrics import QueryGauges, app_registry, render
 from intake_api.state import AppState
 
 
@@ -82,6 +86,8 @@ def combined_app(settings: Settings, bot_settings: BotSettings, engine: Engine) 
     ref.append(runtime)
     app.state.bot = runtime
     state.health_reports["channels"] = runtime.channel_health
+    for name, (help_text, query) in queue_gauges(engine).items():
+        state.gauges.add(name, help_text, query)
     mount(app, runtime)
     return app
 
@@ -99,6 +105,14 @@ def bot_app(
     app.state.bot = runtime
     mount(app, runtime)
 
+    gauges = QueryGauges()
+    for name, (help_text, query) in queue_gauges(engine).items():
+        gauges.add(name, help_text, query)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(render([app_registry(gauges)]), media_type=CONTENT_TYPE_LATEST)
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, object]:
         channels = runtime.channel_health()
@@ -106,6 +120,7 @@ def bot_app(
         return {"status": status, "channels": channels}
 
     app.add_middleware(BodySizeLimit, max_bytes=64 * 1024)
+    app.add_middleware(RequestIdMiddleware)
     return app
 
 

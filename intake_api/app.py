@@ -15,7 +15,19 @@ from intake_api.crypto import configure_cipher
 from intake_api.db import make_engine
 from intake_api.errors import BodySizeLimit, install_error_handlers
 from intake_api.keyfile import cipher_from_settings
-from intake_api.routes import audit, auth, health, intake, outbound, stats, tickets, users
+from intake_api.logging_setup import RequestIdMiddleware
+from intake_api.metrics import HTTP_5XX, sla_breaches
+from intake_api.routes import (
+    audit,
+    auth,
+    health,
+    intake,
+    metrics,
+    outbound,
+    stats,
+    tickets,
+    users,
+)
 from intake_api.state import AppState
 
 access_log = structlog.get_logger("intake_api.access")
@@ -41,8 +53,13 @@ def create_app(
         ),
     )
     app.state.hotline = AppState(settings=settings, engine=engine, cipher=cipher)
+    app.state.hotline.gauges.add(
+        "hotline_sla_breaches",
+        "Open tickets past their first-response deadline with no response",
+        sla_breaches(engine),
+    )
     install_error_handlers(app)
-    for module in (health, auth, intake, tickets, outbound, users, audit, stats):
+    for module in (health, auth, intake, tickets, outbound, users, audit, stats, metrics):
         app.include_router(module.router)
 
     @app.middleware("http")
@@ -53,6 +70,8 @@ def create_app(
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
+        if response.status_code >= 500:
+            HTTP_5XX.labels(getattr(route, "path", "unmatched")).inc()
         access_log.info(
             "request",
             method=request.method,
@@ -63,4 +82,5 @@ def create_app(
         return response
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
     return app

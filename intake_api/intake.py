@@ -6,6 +6,7 @@ import hashlib
 import json
 import uuid
 
+import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -14,10 +15,13 @@ from intake_api.config import Settings
 from intake_api.crypto import PersonalDataCipher
 from intake_api.db import utcnow
 from intake_api.enums import Status
+from intake_api.metrics import TICKETS_FILED
 from intake_api.models import Ticket, TicketAgency, TicketEvent, TicketMessage
 from intake_api.refcodes import new_reference_code
 from intake_api.rules.priority import due_at
 from intake_api.schemas import IntakeIn
+
+log = structlog.get_logger("intake_api.intake")
 
 
 class IdempotencyConflict(Exception):
@@ -98,6 +102,8 @@ def create_ticket(
             continue
         _add_children(session, ticket, body, actor)
         session.commit()
+        TICKETS_FILED.labels(ticket.priority, ticket.channel).inc()
+        log.info("ticket_filed", reference_code=ticket.reference_code, priority=ticket.priority)
         return ticket, True
     raise RuntimeError("could not draw a free reference code")
 

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from intake_api.config import Settings
 from intake_api.crypto import PersonalDataCipher
+from intake_api.metrics import QueryGauges
 
 
 @dataclass
@@ -19,3 +20,5 @@ class AppState:
     # Parts served beside the API that report their own health in /healthz (the bot's
     # channels in the combined app): name → a JSON-able report, with "degraded" when down.
     health_reports: dict[str, Callable[[], dict[str, str]]] = field(default_factory=dict)
+    # Gauges read from the database at scrape time (/metrics); the bot adds its own.
+    gauges: QueryGauges = field(default_factory=QueryGauges)

@@ -25,6 +25,7 @@ from bot.dialogue.state import Conversation
 from bot.dialogue.wording import Wording
 from bot.intake.port import IntakePort
 from bot.nlu.backend import NLUBackend
+from intake_api.metrics import NLU_SECONDS, TRIAGE_SECONDS
 
 __all__ = ["BotReply", "Dialogue", "Turn"]
 
@@ -137,7 +138,8 @@ class Dialogue:
         if not text.strip():
             return _empty_parse(text)
         try:
-            parse = self._nlu.parse(text)
+            with NLU_SECONDS.time():
+                parse = self._nlu.parse(text)
         except Exception as exc:
             # Triage still reads the text for danger words, so the message is not lost.
             log.error("dialogue.nlu_failed error=%s", type(exc).__name__)
@@ -148,7 +150,8 @@ class Dialogue:
 
     def _triage_of(self, conv: Conversation, since: int = 0) -> dict[str, Any] | None:
         try:
-            result = self._triage(conv.current_parse(), conv.history(since))
+            with TRIAGE_SECONDS.time():
+                result = self._triage(conv.current_parse(), conv.history(since))
         except Exception as exc:
             log.error("dialogue.triage_failed error=%s", type(exc).__name__)
             return None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
@@ -329,3 +329,51 @@ def unsent_replies(engine: Engine) -> list[OutgoingMessage]:
                 .order_by(col(OutgoingMessage.id))
             ).all()
         )
+
+
+def queue_gauges(engine: Engine) -> dict[str, tuple[str, Callable[[], float]]]:
+    """The bot's queues as gauges (name → help, query), read at scrape time."""
+
+    def count(model: Any, state: str) -> Callable[[], float]:
+        def query() -> float:
+            with Session(engine) as session:
+                return float(
+                    session.exec(
+                        select(func.count()).select_from(model).where(model.state == state)
+                    ).one()
+                )
+
+        return query
+
+    def oldest(model: Any, state: str) -> Callable[[], float]:
+        def query() -> float:
+            with Session(engine) as session:
+                first = session.exec(
+                    select(func.min(model.created_at)).where(model.state == state)
+                ).one()
+            return (utcnow() - first).total_seconds() if first is not None else 0.0
+
+        return query
+
+    return {
+        "hotline_outbox_depth": (
+            "Tickets and messages waiting for the intake API",
+            count(OutboxItem, "pending"),
+        ),
+        "hotline_outbox_oldest_age_seconds": (
+            "Age of the oldest item waiting for the API",
+            oldest(OutboxItem, "pending"),
+        ),
+        "hotline_replies_waiting": (
+            "Replies to people waiting to be sent",
+            count(OutgoingMessage, "pending"),
+        ),
+        "hotline_replies_oldest_age_seconds": (
+            "Age of the oldest reply waiting to be sent",
+            oldest(OutgoingMessage, "pending"),
+        ),
+        "hotline_replies_failed": (
+            "Replies to people that failed for good",
+            count(OutgoingMessage, "failed"),
+        ),
+    }

@@ -31,6 +31,7 @@ from bot.messaging.ratelimit import RateLimiter
 from bot.models import InboundRecord, OutboxItem, OutgoingMessage
 from intake_api.db import utcnow
 from intake_api.leases import take_lease
+from intake_api.metrics import DELIVERY_FAILURES, MESSAGES_IN
 
 log = structlog.get_logger("bot.service")
 
@@ -102,6 +103,7 @@ class BotService:
         if stored is None:
             log.info("duplicate_inbound", channel=message.channel)
             return False
+        MESSAGES_IN.labels(message.channel).inc()
         conversation_id, verdict, not_before = (
             stored.conversation_id,
             stored.verdict,
@@ -396,6 +398,8 @@ class BotService:
                     log.exception("send_crashed", channel=row.channel)
                 permanent = isinstance(exc, DeliveryError) and exc.permanent
                 log.warning("send_failed", channel=row.channel, permanent=permanent)
+                reason = "permanent" if permanent else type(exc).__name__
+                DELIVERY_FAILURES.labels(row.channel, reason).inc()
                 outcomes.append((row, None, exc))
                 if not permanent:
                     held.add(row.conversation_id)

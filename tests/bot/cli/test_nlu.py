@@ -37,15 +37,15 @@ def test_parse_reads_lines_and_writes_json_lines(settings_env: Path) -> None:
         app, ["nlu", "parse"], input="xin chào\ncứu em với, em bị nhốt ở Campuchia\n\n"
     )
     assert result.exit_code == 0, result.output
-    lines = [json.loads(line) for line in result.output.splitlines()]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [p["intent"]["name"] for p in lines] == ["greet", "request_rescue", "out_of_scope"]
-    assert "Campuchia" in result.output  # ensure_ascii=False
+    assert "Campuchia" in result.stdout  # ensure_ascii=False
 
 
 def test_eval_on_a_file(settings_env: Path) -> None:
     result = runner.invoke(app, ["nlu", "eval", str(settings_env / "nlu.yml"), "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["intents"]["macro_f1"] > 0.9
     assert {"entities", "diacritic_free", "p1"} <= set(report)
 
@@ -59,7 +59,7 @@ def test_eval_text_report(settings_env: Path) -> None:
 def test_eval_cross_validation(settings_env: Path) -> None:
     result = runner.invoke(app, ["nlu", "eval", "--cross-validate", "3", "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["folds"] == 3
     assert report["examples"] > 50
 

@@ -116,6 +116,9 @@ class ChannelContext:
 
     engine: Engine
     hotlines: Mapping[str, str]
+    # A keyed hash of an address (a web-chat session id): stored where the address would
+    # serve as a key, since whoever holds the address reads the conversation's replies.
+    address_key: Callable[[str], str]
 
 
 class Channel(Protocol):

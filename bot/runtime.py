@@ -175,10 +175,11 @@ def build_runtime(
         low_confidence_threshold=settings.low_confidence_threshold,
         triage=triage,
     )
-    channels = build_channels(settings, ChannelContext(engine=engine, hotlines=hotlines))
+    store = ConversationStore(engine, cipher)
+    context = ChannelContext(engine=engine, hotlines=hotlines, address_key=store.address_key)
+    channels = build_channels(settings, context)
     channels.update(extra_channels or {})
 
-    store = ConversationStore(engine, cipher)
     rules = load_rules(settings.nlu_data_dir)
     service = BotService(
         engine,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Text, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import create_engine
 
@@ -61,8 +63,22 @@ class EncryptedJSON(TypeDecorator[Any]):
         return json.loads(get_cipher().decrypt(value)) if value is not None else None
 
 
+def _private_sqlite_file(url: str) -> None:
+    """Creates the database file readable by its owner only (0600), or narrows an existing
+    one: it holds encrypted personal data, and its ciphertexts are no one else's to copy.
+    SQLite gives its -wal and -shm files the database file's permissions."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    os.chmod(path, 0o600)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -57,6 +57,10 @@ class ConversationStore:
         self._engine = engine
         self._cipher = cipher
 
+    def address_key(self, address: str) -> str:
+        """The keyed hash a web-chat session's messages wait under."""
+        return self._cipher.blind_index("webchat-session", address)
+
     def sender_hash(self, channel: str, sender_id: str) -> str:
         return self._cipher.blind_index("conversation", channel, sender_id)
 
@@ -309,7 +313,7 @@ class ConversationStore:
             if conversation.channel == "webchat":
                 session.exec(
                     delete(WebchatMessage).where(
-                        col(WebchatMessage.session_id) == conversation.sender_id
+                        col(WebchatMessage.session_id) == self.address_key(conversation.sender_id)
                     )
                 )  # type: ignore[call-overload]
             conversation.state = {}

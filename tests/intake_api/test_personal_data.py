@@ -63,3 +63,20 @@ def test_key_rotation_rewraps_data_under_the_new_key(api: Api) -> None:
             assert ticket.reporter_phone == PHONE
     finally:
         configure_cipher(old_cipher)
+
+
+def test_the_sqlite_file_is_created_readable_by_its_owner_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from intake_api.db import make_engine
+
+    path = tmp_path / "sub" / "hotline.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x int)"))
+    engine.dispose()
+    assert path.stat().st_mode & 0o777 == 0o600
+
+    path.chmod(0o644)  # a file an older version created
+    make_engine(f"sqlite:///{path}").dispose()
+    assert path.stat().st_mode & 0o777 == 0o600

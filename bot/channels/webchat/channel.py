@@ -8,6 +8,7 @@ replies and staff replies take one path.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,18 +58,22 @@ class WebchatChannel(ChannelBase):
 
     @classmethod
     def from_settings(cls, settings: BotSettings, context: ChannelContext) -> WebchatChannel:
-        return cls(context.engine, dict(context.hotlines))
+        return cls(context.engine, dict(context.hotlines), context.address_key)
 
-    def __init__(self, engine: Engine, hotlines: dict[str, str]) -> None:
+    def __init__(
+        self, engine: Engine, hotlines: dict[str, str], address_key: Callable[[str], str]
+    ) -> None:
         self._engine = engine
         # The page shows the emergency numbers before anyone types (from configuration).
         self._hotlines = hotlines
+        # Messages wait under a keyed hash of the session id, never the id itself.
+        self._key = address_key
 
     async def send(self, message: OutboundText) -> str | None:
         def store() -> str:
             with Session(self._engine) as session:
                 row = WebchatMessage(
-                    session_id=message.recipient_id,
+                    session_id=self._key(message.recipient_id),
                     text=message.text,
                     quick_replies=list(message.quick_replies) or None,
                 )
@@ -84,7 +89,7 @@ class WebchatChannel(ChannelBase):
 
         def mark() -> None:
             with Session(self._engine) as session:
-                session.add(WebchatMessage(session_id=recipient_id, text="", clear=True))
+                session.add(WebchatMessage(session_id=self._key(recipient_id), text="", clear=True))
                 session.commit()
 
         await run_in_threadpool(mark)
@@ -94,7 +99,10 @@ class WebchatChannel(ChannelBase):
         with Session(self._engine) as session:
             rows = session.exec(
                 select(WebchatMessage)
-                .where(WebchatMessage.session_id == session_id, col(WebchatMessage.id) > after)
+                .where(
+                    WebchatMessage.session_id == self._key(session_id),
+                    col(WebchatMessage.id) > after,
+                )
                 .order_by(col(WebchatMessage.id))
                 .limit(100)
             ).all()

@@ -59,7 +59,10 @@ def _shown(api_state: AppState, session_id: str = SESSION) -> list[str]:
     with Session(api_state.engine) as session:
         rows = session.exec(
             select(WebchatMessage)
-            .where(WebchatMessage.session_id == session_id)
+            .where(
+                WebchatMessage.session_id
+                == api_state.cipher.blind_index("webchat-session", session_id)
+            )
             .order_by(WebchatMessage.id)
         ).all()
         return [r.text for r in rows]

@@ -2,8 +2,8 @@
 
 SQLite is copied with its online backup API (`sqlite3.Connection.backup`): a consistent
 snapshot taken while the service keeps writing (WAL mode lets writers go on while the copy
-reads). PostgreSQL is backed up with its own tools (`pg_dump`, README "Backups"); after
-restoring either, `check_readable` proves that every encrypted value decrypts with the
+reads). PostgreSQL is backed up with its own tools (`pg_dump`; README "Running the stack");
+after restoring either, `check_readable` proves that every encrypted value decrypts with the
 configured keys and that the blind indexes were made with the configured blind-index key, so
 a restore with the wrong keys fails with a sentence instead of serving garbage or 500s.
 """
@@ -130,8 +130,8 @@ def sqlite_path(url: str) -> Path:
     if parsed.get_backend_name() != "sqlite":
         raise BackupError(
             f"HOTLINE_DATABASE_URL is a {parsed.get_backend_name()} database: back it up with "
-            "pg_dump and restore it with pg_restore or psql (README, 'Backups'), then run "
-            "`hotline verify`"
+            "pg_dump and restore it with pg_restore or psql (README, 'Running the stack'), then "
+            "run `hotline verify`"
         )
     if not parsed.database or parsed.database == ":memory:":
         raise BackupError(

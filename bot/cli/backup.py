@@ -1,6 +1,6 @@
 """`hotline backup`, `hotline restore` and `hotline verify`: the embedded SQLite database copied
 while it runs, put back, and proved readable with the configured keys (PostgreSQL: pg_dump and
-pg_restore, then `hotline verify`; README "Backups")."""
+pg_restore, then `hotline verify`; README "Running the stack")."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ import typer
 
 # The bot's tables join the shared metadata, so `keys rotate` re-encrypts them too.
 import bot.models
+from bot.cli.backup import register as register_backup_commands
 from bot.cli.nlu import nlu_app
 from bot.cli.outbox import outbox_app
 from bot.migrate import upgrade
@@ -39,6 +40,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(nlu_app, name="nlu")
+register_backup_commands(app)
 
 
 @db_app.command("upgrade")

@@ -13,13 +13,15 @@ from intake_api.console.session import SessionCodec
 from intake_api.console.sound import chime
 from intake_api.console.web import PREFIX, STATIC, ConsoleHeaders, install_handlers
 
+ROUTERS = (auth.router, queue.router, ticket.router, dashboard.router, admin.router)
+
 
 def install(app: FastAPI) -> None:
     """Mounts the console on the API's app (`intake_api.app.create_app`)."""
     app.state.console_codec = SessionCodec(app.state.hotline.cipher)
     install_handlers(app)
-    for module in (auth, queue, ticket, dashboard, admin):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.get(f"{PREFIX}/static/alert.wav", include_in_schema=False)
     def alert_sound() -> Response:

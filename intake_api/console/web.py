@@ -70,10 +70,14 @@ SignedIn = Annotated[ConsoleSession, Depends(current_session)]
 class NotAllowed(Exception):
     """The signed-in person's roles do not include this page (403 page)."""
 
+    def __init__(self, sess: ConsoleSession) -> None:
+        super().__init__("not allowed")
+        self.sess = sess
+
 
 def require(sess: ConsoleSession, roles: Iterable[str]) -> None:
     if not sess.caller.roles & set(roles):
-        raise NotAllowed
+        raise NotAllowed(sess)
 
 
 def works_tickets(sess: ConsoleSession) -> bool:
@@ -181,7 +185,10 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:
-    return page(request, None, "error.html", 403, reason="forbidden")
+    if wants_json(request):
+        return JSONResponse(status_code=403, content={"detail": "Your roles do not open this."})
+    sess = exc.sess if isinstance(exc, NotAllowed) else None
+    return page(request, sess, "error.html", 403, reason="forbidden")
 
 
 def install_handlers(app: Any) -> None:

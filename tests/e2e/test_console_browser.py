@@ -219,7 +219,10 @@ def run_the_day(browser: Any, site: Site, seeded: dict[str, Ticket]) -> None:
     desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     staff = desk.new_page()
 
-    # The admin creates the operator's account in the browser.
+    # The first page says how to begin; the admin creates the operator's account there.
+    staff.goto(f"{site.url}/console")
+    assert "/console/login" in staff.url and "make run" in staff.content()
+    shot(staff, "login")
     sign_in(staff, site, "admin")
     assert staff.url.endswith("/console/admin")
     staff.fill("#n-username", "lan")
@@ -228,6 +231,7 @@ def run_the_day(browser: Any, site: Site, seeded: dict[str, Ticket]) -> None:
     staff.check("input[name=roles][value=operator]")
     staff.click("#create-user")
     staff.wait_for_selector("#user-lan")
+    shot(staff, "admin")
     sign_out(staff)
 
     # The operator's queue is open when the rescue message comes in.
@@ -273,6 +277,7 @@ def run_the_day(browser: Any, site: Site, seeded: dict[str, Ticket]) -> None:
     # The bot delivers it to the web chat; the ticket page follows the delivery state.
     person.locator(".msg.bot", has_text=reply_text).wait_for(timeout=20_000)
     staff.wait_for_selector(".chat .msg-staff .delivery-delivered", timeout=20_000)
+    staff.evaluate("window.scrollTo(0, 0)")
     shot(staff, "ticket")
 
     staff.select_option("#refer-to", "dolisa")
@@ -348,6 +353,7 @@ def run_the_day(browser: Any, site: Site, seeded: dict[str, Ticket]) -> None:
     mobile.click(f"#queue-rows a:has-text('{urgent.reference_code}')")
     mobile.wait_for_selector(".chat")
     assert no_horizontal_scroll(mobile)
+    shot(mobile, "phone-ticket")
     phone.close()
 
 

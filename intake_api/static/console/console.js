@@ -119,6 +119,7 @@
     var live = byId("live");
     var total = byId("queue-total");
     var urgentCodes = [];
+    var lastHtml = null;
 
     var mark = function () {
       Object.keys(highlighted).forEach(function (id) {
@@ -142,7 +143,18 @@
       if (stopped) { return; }
       getJSON(rows.getAttribute("data-rows-url")).then(function (data) {
         var fresh = data.ids.filter(function (id) { return !known[id]; });
-        rows.innerHTML = data.html;
+        if (data.html !== lastHtml) {
+          // Keep the keyboard where it was: a re-drawn row must not steal the focus.
+          var focused = document.activeElement;
+          var row = focused && focused.closest ? focused.closest("tr[data-id]") : null;
+          var focusedId = row && rows.contains(row) ? row.getAttribute("data-id") : null;
+          rows.innerHTML = data.html;
+          lastHtml = data.html;
+          if (focusedId) {
+            var again = rows.querySelector("#t-" + focusedId + " a.code");
+            if (again) { again.focus(); }
+          }
+        }
         if (total) { total.textContent = String(data.total); }
         fresh.forEach(function (id) { known[id] = true; highlighted[id] = true; });
         mark();

@@ -54,7 +54,12 @@ def test_the_page_shows_the_conversation_understanding_and_history(console: Cons
             ],
         },
     )
-    body["triage"]["reasons"] = ["rescue requested", "child under 16 at risk"]
+    body["triage"]["reasons"] = [
+        "rescue requested",
+        "child under 16 at risk",
+        "concrete case: age, country",
+        "a reason worded later",
+    ]
     created = console.api.intake(body)
     assert created.status_code == 201, created.text
     ticket = created.json()
@@ -67,7 +72,9 @@ def test_the_page_shows_the_conversation_understanding_and_history(console: Cons
     assert "Người báo tin" in html and "Trợ lý tự động" in html and "Cán bộ (operator)" in html
     assert "Đang chờ gửi" in html  # the reply's delivery state
     assert "Quốc gia</td><td>Campuchia" in html and "Tuổi</td><td>17" in html
-    assert "rescue requested" in html and "child under 16 at risk" in html
+    # The triage's reasons, in Vietnamese where the console knows the bot's wording.
+    assert "Người viết xin giải cứu" in html and "Trẻ em dưới 16 tuổi gặp nguy hiểm" in html
+    assert "Vụ việc cụ thể: tuổi, quốc gia" in html and "a reason worded later" in html
     assert "Yêu cầu giải cứu" in html and "97%" in html
     # Personal data for the staff who work it...
     assert "Nguyễn Thị Lan" in html and "+84912345678" in html

@@ -336,3 +336,24 @@ def test_a_malformed_ticket_address_is_the_404_page(console: Console) -> None:
         response = operator.get(f"/console/tickets/{address}")
         assert response.status_code == 404, address
         assert "Không tìm thấy tin báo" in response.text
+
+
+def test_two_officers_claiming_at_once_one_wins_and_the_other_is_told(
+    console: Console,
+) -> None:
+    ticket = console.api.new_ticket()
+    first, second = console.sign_in("operator"), console.sign_in("supervisor")
+    pages = [b.get(f"/console/tickets/{ticket['id']}").text for b in (first, second)]
+    results = [
+        b.post(
+            f"/console/tickets/{ticket['id']}/claim",
+            data={"csrf": csrf_of(page), "version": "1"},
+            follow_redirects=False,
+        ).headers["location"]
+        for b, page in zip((first, second), pages, strict=True)
+    ]
+    assert "ok=claimed" in results[0] and "err=conflict" in results[1]
+    after = ticket_json(console, ticket["id"])
+    assert after["assignee"] == "operator"
+    # One claim, one set of events: a double click or a replayed form changes nothing more.
+    assert [e["kind"] for e in after["events"]].count("assignee") == 1

@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from sqlalchemy.engine import Engine
 
+from intake_api import console
 from intake_api.config import Settings, get_settings
 from intake_api.crypto import configure_cipher
 from intake_api.db import make_engine
@@ -61,6 +62,7 @@ def create_app(
     install_error_handlers(app)
     for module in (health, auth, intake, tickets, outbound, users, audit, stats, metrics):
         app.include_router(module.router)
+    console.install(app)
 
     @app.middleware("http")
     async def log_requests(

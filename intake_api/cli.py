@@ -66,8 +66,9 @@ def prepare(upgrade: Callable[[Engine], None]):  # type: ignore[no-untyped-def]
     if password:
         typer.secho(
             f"\nCreated the first account: user 'admin', password '{password}'.\n"
-            "It is shown only this once: write it down, then create staff accounts with\n"
-            "`hotline users create NAME --role operator`.\n",
+            "It is shown only this once: write it down, sign in to the staff console at\n"
+            f"http://{settings.host}:{settings.port}/console and create staff accounts under\n"
+            "'Quản trị' (or with `hotline users create NAME --role operator`).\n",
             fg=typer.colors.YELLOW,
         )
     return settings, engine
@@ -76,7 +77,10 @@ def prepare(upgrade: Callable[[Engine], None]):  # type: ignore[no-untyped-def]
 def run_server(asgi_app, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
     import uvicorn
 
-    typer.echo(f"serving on http://{host}:{port}  (web chat: /chat, API docs: /docs)")
+    typer.echo(
+        f"serving on http://{host}:{port}  (staff console: /console, web chat: /chat, "
+        "API docs: /docs)"
+    )
     # Our own access log names routes, not URLs: paths and queries can carry personal data.
     uvicorn.run(asgi_app, host=host, port=port, access_log=False, log_config=None)
 

@@ -64,6 +64,14 @@ class Settings(TomlTableSettings):
     login_window_seconds: int = 15 * 60
     reply_lease_seconds: int = 120
     resolution_target: float = 0.9
+    # The staff console (/console): a session ends after this long without a page or an action
+    # (the queue's own refreshes do not count as activity).
+    console_idle_minutes: float = Field(default=30.0, gt=0)
+    # The session cookie's Secure flag: None sets it when the request came over https;
+    # true or false force it (true behind a TLS-terminating proxy that forwards plain http).
+    console_cookie_secure: bool | None = None
+    # How often an open queue asks for new tickets, and a ticket page for delivery states.
+    console_poll_seconds: float = Field(default=4.0, ge=1, le=60)
     agencies: list[Agency] = Field(default_factory=lambda: list(DEFAULT_AGENCIES))
     # First-response service levels in hours, per priority (docs/nlu.md: P1 1 h, P2 24 h, P3 72 h).
     service_levels_hours: dict[str, float] = Field(

@@ -12,7 +12,8 @@ Definitions (the figures the provincial programmes report):
 - SLA breaches: the first response came after `due_at`, or there is none yet and `due_at` has
   passed (the same rule as the `overdue` flag of the ticket list).
 - periods: month, quarter or year in Asia/Ho_Chi_Minh local time, from the first to the last
-  ticket in scope, empty periods included so a chart has no gaps.
+  ticket in scope, empty periods included so a chart has no gaps. `by_week` counts the same
+  way per ISO week (Monday to Sunday), for the staff console's chart.
 - by agency: a ticket routed to two agencies counts for each, so that breakdown can sum to more
   than the total.
 """
@@ -240,9 +241,18 @@ def _round(value: float) -> float:
 # --- periods -------------------------------------------------------------------------------
 
 
-def period_start(moment: datetime, grouping: Grouping) -> datetime:
-    """The local start of the period holding `moment` (aware, in DISPLAY_ZONE)."""
+# Weeks are not a grouping of the API's statistics (its `period` stays month, quarter, year);
+# the staff console charts them, with the same buckets and the same counting rules.
+WEEK = "week"
+
+
+def period_start(moment: datetime, grouping: Grouping | str) -> datetime:
+    """The local start of the period holding `moment` (aware, in DISPLAY_ZONE); a week starts
+    on Monday (ISO 8601)."""
     local = moment.astimezone(DISPLAY_ZONE)
+    if grouping == WEEK:
+        monday = local.date() - timedelta(days=local.weekday())
+        return datetime(monday.year, monday.month, monday.day, tzinfo=DISPLAY_ZONE)
     month = {
         Grouping.month: local.month,
         Grouping.quarter: 3 * ((local.month - 1) // 3) + 1,
@@ -251,13 +261,20 @@ def period_start(moment: datetime, grouping: Grouping) -> datetime:
     return datetime(local.year, month, 1, tzinfo=DISPLAY_ZONE)
 
 
-def next_period(start: datetime, grouping: Grouping) -> datetime:
+def next_period(start: datetime, grouping: Grouping | str) -> datetime:
+    if grouping == WEEK:
+        # Wall-clock arithmetic on the local date: a week is seven calendar days.
+        following = start.date() + timedelta(days=7)
+        return datetime(following.year, following.month, following.day, tzinfo=DISPLAY_ZONE)
     months = {Grouping.month: 1, Grouping.quarter: 3, Grouping.year: 12}[grouping]
     index = start.year * 12 + start.month - 1 + months
     return datetime(index // 12, index % 12 + 1, 1, tzinfo=DISPLAY_ZONE)
 
 
-def period_key(start: datetime, grouping: Grouping) -> str:
+def period_key(start: datetime, grouping: Grouping | str) -> str:
+    if grouping == WEEK:
+        year, week, _ = start.date().isocalendar()
+        return f"{year}-W{week:02d}"
     if grouping is Grouping.month:
         return f"{start.year}-{start.month:02d}"
     if grouping is Grouping.quarter:
@@ -265,10 +282,22 @@ def period_key(start: datetime, grouping: Grouping) -> str:
     return str(start.year)
 
 
+def by_week(
+    session: Session,
+    caller: Caller,
+    filters: TicketFilters,
+    span: tuple[datetime, datetime] | None = None,
+) -> list[PeriodRow]:
+    """Tickets received and resolved per local week (Monday to Sunday), as `by_period` counts
+    them; with `span`, every week in it is listed even without tickets."""
+    is_resolved = _flag(col(Ticket.status) == Status.resolved)
+    return _by_period(session, _Scope(caller, filters), WEEK, is_resolved, span)
+
+
 def _by_period(
     session: Session,
     scope: _Scope,
-    grouping: Grouping,
+    grouping: Grouping | str,
     is_resolved: Any,
     span: tuple[datetime, datetime] | None,
 ) -> list[PeriodRow]:

@@ -33,3 +33,14 @@ def user_for_token(session: Session, token: str, now: datetime | None = None) ->
         return None
     user = session.get(User, row.user_id)
     return user if user is not None and user.active else None
+
+
+def revoke_token(session: Session, token: str) -> bool:
+    """Revokes one token (a signed-out console session); False when no such token exists."""
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
+    if row is None:
+        return False
+    row.revoked = True
+    session.add(row)
+    session.commit()
+    return True

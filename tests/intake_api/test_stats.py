@@ -6,11 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from intake_api.db import utcnow
-from intake_api.models import Ticket
+from intake_api.identity import Caller
+from intake_api.models import Ticket, User
 from intake_api.schemas import DISPLAY_ZONE
+from intake_api.stats import by_week
+from intake_api.tickets import TicketFilters
 from tests.intake_api.conftest import Api
 
 STATS = "/api/v1/stats"
@@ -207,3 +210,31 @@ def test_bad_filters_are_refused_with_a_sentence(api: Api) -> None:
     assert "period" in week.json()["detail"]
     edge = api.get("supervisor", STATS, params={"created_from": "0001-01-01T00:00:00+14:00"})
     assert edge.status_code == 422
+
+
+def test_weeks_are_local_monday_to_sunday_with_empty_weeks_listed(api: Api) -> None:
+    times = [
+        # Sunday 22:00 in Hà Nội (15:00 UTC): still the week of Monday 2 March.
+        datetime(2026, 3, 8, 15, 0, tzinfo=UTC),
+        # Sunday 17:30 UTC is already Monday 9 March in Hà Nội: the next week.
+        datetime(2026, 3, 8, 17, 30, tzinfo=UTC),
+        # Two weeks later, leaving the week of 16 March empty.
+        datetime(2026, 3, 23, 3, 0, tzinfo=UTC),
+    ]
+    ids = []
+    for when in times:
+        ticket = api.new_ticket()
+        set_times(api, ticket["id"], created_at=when, due_at=when + timedelta(days=1))
+        ids.append(ticket["id"])
+    resolve(api, ids[1])
+    with Session(api.engine) as session:
+        supervisor = session.exec(select(User).where(User.username == "supervisor")).one()
+        weeks = by_week(session, Caller.of(supervisor), TicketFilters())
+    assert [(w.key, w.tickets, w.resolved) for w in weeks] == [
+        ("2026-W10", 1, 0),
+        ("2026-W11", 1, 1),
+        ("2026-W12", 0, 0),
+        ("2026-W13", 1, 0),
+    ]
+    assert weeks[1].start == datetime(2026, 3, 9, tzinfo=DISPLAY_ZONE)
+    assert weeks[1].end == datetime(2026, 3, 16, tzinfo=DISPLAY_ZONE)

@@ -1,0 +1,163 @@
+"""Accounts and the agencies in force, for admins: `intake_api.users` does the work, as it does
+for the API's /users and the `hotline users` commands.
+
+Disabling an account and revoking its tokens are not offered here yet: the domain has no such
+operations (issue 9 adds them to `intake_api.users` and `intake_api.tokens`)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from sqlmodel import Session, select
+
+from intake_api.audit import record
+from intake_api.console.session import ConsoleSession
+from intake_api.console.web import PREFIX, SignedIn, form_of, go, page, require, settings_of
+from intake_api.deps import SessionDep
+from intake_api.enums import Role
+from intake_api.models import User
+from intake_api.schemas import UserIn
+from intake_api.users import UserError, check_agency, create_user, set_password, update_user
+
+router = APIRouter(prefix=f"{PREFIX}/admin", include_in_schema=False)
+
+# Roles a person can hold; `service` accounts (bots, partners) are made with `hotline users`.
+STAFF_ROLES = [Role.operator, Role.police, Role.dolisa, Role.supervisor, Role.admin]
+
+
+def _admin_page(
+    request: Request, sess: ConsoleSession, db: Session, status_code: int = 200, **extra: Any
+) -> Response:
+    settings = settings_of(request)
+    users = db.exec(select(User).order_by(User.username)).all()
+    context: dict[str, Any] = {"error": "", "draft": {}, "one_time": None, **extra}
+    return page(
+        request,
+        sess,
+        "admin.html",
+        status_code,
+        users=users,
+        roles=[r.value for r in STAFF_ROLES],
+        agencies=settings.agencies,
+        agency_names={a.code: a.name for a in settings.agencies},
+        **context,
+    )
+
+
+def _problem(exc: Exception) -> str:
+    """An error code the template words; the domain's sentences are English."""
+    if isinstance(exc, ValidationError):
+        field = str(exc.errors()[0]["loc"][0]) if exc.errors() else ""
+        return {"username": "bad_username", "password": "short_password"}.get(
+            field, "bad_roles" if field == "roles" else "invalid"
+        )
+    text = str(exc)
+    if "no user named" in text:
+        return "no_user"
+    if "already exists" in text:
+        return "exists"
+    if "password" in text:
+        return "short_password"
+    if "agency" in text:
+        return "bad_agency"
+    if "role" in text:
+        return "bad_roles"
+    return "invalid"
+
+
+def _roles(form: Any) -> list[str]:
+    allowed = {r.value for r in STAFF_ROLES}
+    return [r for r in form.getlist("roles") if isinstance(r, str) and r in allowed]
+
+
+def _text(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+@router.get("")
+def admin_home(request: Request, sess: SignedIn, db: SessionDep) -> Response:
+    require(sess, {Role.admin})
+    return _admin_page(request, sess, db)
+
+
+@router.post("/users")
+async def create(request: Request, sess: SignedIn, db: SessionDep) -> Response:
+    require(sess, {Role.admin})
+    form = await form_of(request, sess)
+    random = form.get("random") == "1"
+    password = secrets.token_urlsafe(15) if random else _text(form, "password")
+    draft = {
+        "username": _text(form, "username")[:64],
+        "full_name": _text(form, "full_name")[:200],
+        "roles": _roles(form),
+        "agency": _text(form, "agency"),
+    }
+    try:
+        body = UserIn(
+            username=draft["username"],
+            password=password,
+            roles=draft["roles"],
+            agency=draft["agency"] or None,
+            full_name=draft["full_name"] or None,
+        )
+        check_agency(body.agency, settings_of(request).agency_codes)
+        user = create_user(
+            db, body.username, body.password, list(body.roles), body.agency, body.full_name
+        )
+    except (ValidationError, UserError) as exc:
+        return _admin_page(request, sess, db, 422, error=_problem(exc), draft=draft)
+    record(db, sess.caller.username, "user_created", None, user.username)
+    db.commit()
+    if random:
+        # Shown once in this answer, never put in a URL or a log.
+        one_time = {"username": user.username, "password": password}
+        return _admin_page(request, sess, db, 200, one_time=one_time, done="created")
+    return go(request, sess, "/admin", ok="created")
+
+
+@router.post("/users/{username}/roles")
+async def change_roles(username: str, request: Request, sess: SignedIn, db: SessionDep) -> Response:
+    require(sess, {Role.admin})
+    form = await form_of(request, sess)
+    roles = _roles(form)
+    if username == sess.caller.username and Role.admin not in roles:
+        # Nobody locks themselves (and perhaps everyone) out of administration by a click.
+        return _admin_page(request, sess, db, 422, error="own_admin")
+    try:
+        user = update_user(
+            db,
+            username,
+            roles,
+            _text(form, "agency") or None,
+            settings_of(request).agency_codes,
+            _text(form, "full_name")[:200] or None,
+        )
+    except UserError as exc:
+        return _admin_page(request, sess, db, 422, error=_problem(exc))
+    record(db, sess.caller.username, "user_updated", None, f"{user.username}: {user.roles}")
+    db.commit()
+    return go(request, sess, "/admin", anchor=f"user-{user.username}", ok="updated")
+
+
+@router.post("/users/{username}/password")
+async def reset_password(
+    username: str, request: Request, sess: SignedIn, db: SessionDep
+) -> Response:
+    require(sess, {Role.admin})
+    form = await form_of(request, sess)
+    random = form.get("random") == "1"
+    password = secrets.token_urlsafe(15) if random else _text(form, "password")
+    try:
+        user = set_password(db, username, password)
+    except UserError as exc:
+        return _admin_page(request, sess, db, 422, error=_problem(exc))
+    record(db, sess.caller.username, "password_set", None, user.username)
+    db.commit()
+    if random:
+        one_time = {"username": user.username, "password": password}
+        return _admin_page(request, sess, db, 200, one_time=one_time, done="password")
+    return go(request, sess, "/admin", anchor=f"user-{user.username}", ok="password")

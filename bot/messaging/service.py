@@ -167,6 +167,9 @@ class BotService:
                 if turn.erase:
                     worked.erased = True
                     worked.to_delete.extend(self.store.erase(conversation_id))
+                    # Answers of earlier messages in this batch were erased with the rest:
+                    # none of them may still go out. (What they filed stays filed.)
+                    worked.replies.clear()
                 state = turn.state
                 last = index == len(start.pending) - 1
                 worked.replies += self.store.save_turn(

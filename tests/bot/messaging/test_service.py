@@ -63,6 +63,7 @@ def _shown(api_state: AppState, session_id: str = SESSION) -> list[str]:
                 WebchatMessage.session_id
                 == api_state.cipher.blind_index("webchat-session", session_id)
             )
+            .where(WebchatMessage.clear == False)  # noqa: E712 (the page's erase markers)
             .order_by(WebchatMessage.id)
         ).all()
         return [r.text for r in rows]
@@ -207,3 +208,15 @@ async def test_a_long_platform_id_acknowledged_is_never_refused_by_the_api_later
     assert any("hộ chiếu" in t for t in texts)
     # The platform's ids are kept only as keyed hashes.
     assert all(long_id not in k for k in keys)
+
+
+async def test_answers_of_messages_before_an_erase_in_the_same_batch_are_never_sent(
+    runtime: BotRuntime, api_state: AppState
+) -> None:
+    store = runtime.service.store
+    # Both stored before the bot worked either (a burst; the process was busy).
+    assert store.store_inbound(_msg("con gái tôi đi Trung Quốc mất liên lạc")) is not None
+    assert store.store_inbound(_msg("xoa")) is not None
+    assert await runtime.service.recover(timedelta(0)) == 1
+    shown = _shown(api_state)
+    assert len(shown) == 1 and "Trung Quốc" not in shown[0]

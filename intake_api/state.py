@@ -1,8 +1,10 @@
-"""What one running API holds: settings, the database engine and the personal-data cipher."""
+"""What one running API holds: settings, the database engine, the personal-data cipher and the
+count of faults it met (GET /metrics)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
@@ -15,3 +17,5 @@ class AppState:
     settings: Settings
     engine: Engine
     cipher: PersonalDataCipher
+    # (route template, exception type) -> how many requests failed with it in this process.
+    errors: Counter[tuple[str, str]] = field(default_factory=Counter)

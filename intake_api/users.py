@@ -1,16 +1,36 @@
-"""Creating and changing accounts; shared by the admin API and the `hotline users` commands."""
+"""Creating and changing accounts; shared by the admin API and the `hotline users` commands.
+Every change here is audited by its caller's name (`actor`)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from sqlmodel import Session, select
 
+from intake_api.audit import record
 from intake_api.enums import Role
 from intake_api.models import User
 from intake_api.passwords import hash_password, password_problem
+from intake_api.rules.agencies import UnknownAgency, check_account_agency
+
+USERNAME = re.compile(r"[a-z0-9_.\-]{3,64}")
 
 
 class UserError(ValueError):
     pass
+
+
+class UserExists(UserError):
+    pass
+
+
+class NoSuchUser(UserError):
+    pass
+
+
+class UserConflict(UserError):
+    """The change conflicts with the account's state (disabling oneself)."""
 
 
 def create_user(
@@ -20,7 +40,12 @@ def create_user(
     roles: list[str],
     agency: str | None = None,
     full_name: str | None = None,
+    *,
+    agencies: Iterable[str] | None = None,
+    actor: str = "system",
 ) -> User:
+    """An account. `agencies` are the configured agency codes: a police or DOLISA account
+    works the tickets of its agency (`agency`, or its role's own code), which must exist."""
     username = username.strip().lower()
     problem = password_problem(password)
     if problem:
@@ -31,8 +56,20 @@ def create_user(
         raise UserError(f"unknown role in {roles}; roles are {', '.join(Role)}") from None
     if not role_values:
         raise UserError("give at least one role")
+    if not USERNAME.fullmatch(username):
+        raise UserError(
+            "the user name must be 3 to 64 characters: lowercase letters, digits, '.', '_', '-'"
+        )
+    works_for = agency or next((r for r in role_values if r in (Role.police, Role.dolisa)), None)
+    if works_for is not None:
+        if agencies is None:
+            raise ValueError("an agency account needs the configured agencies to check against")
+        try:
+            check_account_agency(agencies, works_for)
+        except UnknownAgency as exc:
+            raise UserError(str(exc)) from None
     if session.exec(select(User).where(User.username == username)).first() is not None:
-        raise UserError(f"a user named '{username}' already exists")
+        raise UserExists(f"a user named '{username}' already exists")
     user = User(
         username=username,
         password_hash=hash_password(password),
@@ -41,19 +78,41 @@ def create_user(
         full_name=full_name,
     )
     session.add(user)
+    session.flush()
+    record(session, actor, "user_created", None, f"{username} ({','.join(role_values)})")
     session.commit()
     session.refresh(user)
     return user
 
 
-def set_password(session: Session, username: str, password: str) -> User:
+def find_user(session: Session, username: str) -> User:
+    user = session.exec(select(User).where(User.username == username.strip().lower())).first()
+    if user is None:
+        raise NoSuchUser(f"there is no user named '{username}'")
+    return user
+
+
+def set_password(session: Session, username: str, password: str, actor: str = "system") -> User:
     problem = password_problem(password)
     if problem:
         raise UserError(problem)
-    user = session.exec(select(User).where(User.username == username.strip().lower())).first()
-    if user is None:
-        raise UserError(f"there is no user named '{username}'")
+    user = find_user(session, username)
     user.password_hash = hash_password(password)
     session.add(user)
+    record(session, actor, "password_set", None, user.username)
     session.commit()
+    return user
+
+
+def set_active(session: Session, username: str, active: bool, actor: str) -> User:
+    """Disables (or enables again) an account: a disabled one cannot sign in and its tokens,
+    kept for the record, stop working at once."""
+    user = find_user(session, username)
+    if user.username == actor and not active:
+        raise UserConflict("you cannot disable your own account; ask another admin")
+    if user.active != active:
+        user.active = active
+        session.add(user)
+        record(session, actor, "user_enabled" if active else "user_disabled", None, user.username)
+        session.commit()
     return user

@@ -96,7 +96,7 @@ def test_db_upgrade_creates_the_api_tables_and_then_the_bots(deployment: Path) -
         api = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         bot = conn.exec_driver_sql("SELECT version_num FROM bot_alembic_version").scalar()
         tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
-    assert api == "0003" and bot == "bot_0001"
+    assert api == "0004" and bot == "bot_0001"
     assert {"tickets", "bot_conversations", "bot_inbound", "bot_outbox"} <= tables
 
 

@@ -51,13 +51,22 @@ def find_by_reference(session: Session, code: str) -> Ticket | None:
     return session.exec(select(Ticket).where(Ticket.reference_code == canonical)).first()
 
 
-def get_visible(session: Session, caller: Caller, ticket_id: str) -> Ticket:
+def get_visible(
+    session: Session, caller: Caller, ticket_id: str, for_update: bool = False
+) -> Ticket:
     """The ticket, or TicketNotFound when it is missing or the caller may not see it (docs/api.md:
-    404, not 403, so the answer reveals nothing about tickets of other agencies)."""
+    404, not 403, so the answer reveals nothing about tickets of other agencies).
+
+    `for_update` locks the row until the caller's transaction ends (PostgreSQL; SQLite has one
+    writer at a time anyway): an edit then takes the ticket before any row that hangs off it,
+    in the same order as every other edit, so two concurrent edits queue instead of
+    deadlocking, and the second sees what the first did."""
     stmt = select(Ticket).where(Ticket.id == ticket_id)
     clause = visibility_clause(caller)
     if clause is not None:
         stmt = stmt.where(clause)
+    if for_update:
+        stmt = stmt.with_for_update(of=Ticket)  # type: ignore[arg-type]
     return _found_or_denied(session, caller, stmt, ticket_id)
 
 

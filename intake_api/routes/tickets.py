@@ -53,9 +53,10 @@ TicketId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-
 ON_A_TICKET = error_responses(404)
 
 
-def load(session: SessionDep, caller: Caller, ticket_id: str) -> Ticket:
-    """The ticket if the caller may see it; 404 otherwise (and a denied one is audited)."""
-    return get_visible(session, caller, ticket_id)
+def load(session: SessionDep, caller: Caller, ticket_id: str, for_update: bool = False) -> Ticket:
+    """The ticket if the caller may see it; 404 otherwise (and a denied one is audited).
+    An edit loads it `for_update` (see tickets.get_visible)."""
+    return get_visible(session, caller, ticket_id, for_update)
 
 
 @router.get("", response_model=TicketPage)
@@ -89,7 +90,7 @@ def patch_ticket(
 ) -> TicketDetail:
     """Status, priority, agencies, assignee. Without `version`, an assignee claims the ticket
     and is refused (409) while someone else holds it; an empty patch changes nothing."""
-    ticket = load(session, caller, ticket_id)
+    ticket = load(session, caller, ticket_id, for_update=True)
     apply_patch(session, settings, caller, ticket, body)
     return detail(session, caller, load(session, caller, ticket_id))
 
@@ -119,7 +120,7 @@ def post_referral(
     session: SessionDep,
     settings: SettingsDep,
 ) -> ReferralOut:
-    ticket = load(session, caller, ticket_id)
+    ticket = load(session, caller, ticket_id, for_update=True)
     referral = refer(session, settings, caller, ticket, body.to_agency, body.reason)
     return ReferralOut.model_validate(referral, from_attributes=True)
 
@@ -132,7 +133,7 @@ def _decide(
     session: SessionDep,
     accept: bool,
 ) -> ReferralOut:
-    ticket = load(session, caller, ticket_id)
+    ticket = load(session, caller, ticket_id, for_update=True)
     try:
         referral = decide_referral(
             session, caller, ticket, referral_id, accept, body.note if body else None

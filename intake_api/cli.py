@@ -194,7 +194,7 @@ def _set_active(username: str, active: bool) -> None:
 
     from intake_api.users import UserError, set_active
 
-    with Session(engine_from_settings()) as session:
+    with Session(engine_from_settings(), expire_on_commit=False) as session:
         try:
             user = set_active(session, username, active, actor=CLI_ACTOR)
         except UserError as exc:
@@ -276,7 +276,7 @@ def tokens_revoke(
     from intake_api.tokens import revoke_tokens
     from intake_api.users import UserError, find_user
 
-    with Session(engine_from_settings()) as session:
+    with Session(engine_from_settings(), expire_on_commit=False) as session:
         try:
             user = find_user(session, username)
         except UserError as exc:

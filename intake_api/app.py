@@ -83,8 +83,9 @@ def create_app(
         return "\n".join(lines) + "\n"
 
     install_openapi(app, settings)
-    app.add_middleware(RequestLog, state=app.state.hotline)
+    # The last added runs first: the size limit, then the access log, then OPTIONS.
     app.add_middleware(Options, api=app)
+    app.add_middleware(RequestLog, state=app.state.hotline)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
 

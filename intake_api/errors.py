@@ -5,6 +5,7 @@ where they happened (never what the request said) and counted."""
 
 from __future__ import annotations
 
+import re
 import traceback
 from typing import Any
 
@@ -135,18 +136,31 @@ async def _http_handler(request: Request, exc: StarletteHTTPException) -> JSONRe
 
 
 def allowed_methods(app: Any, scope: Scope) -> list[str]:
-    """Every method some route serves at this path (the `Allow` of a 405 or an OPTIONS)."""
-    from starlette.routing import Match
-
+    """The methods the published schema gives this path (the `Allow` of a 405 or an OPTIONS),
+    so the header and the schema cannot disagree; empty for a path the schema does not have."""
     methods: set[str] = set()
-    for route in app.router.routes:
-        route_methods = getattr(route, "methods", None)
-        if route_methods is not None and route.matches(scope)[0] != Match.NONE:
-            methods |= set(route_methods)
-    if methods:
-        methods.add("OPTIONS")
+    path = scope.get("path", "")
+    for template, regex in _path_patterns(app):
+        if regex.fullmatch(path):
+            methods |= {m.upper() for m in app.openapi()["paths"][template]}
+    if not methods:
+        return []
+    if "GET" in methods:
+        methods.add("HEAD")
+    methods.add("OPTIONS")
     order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     return [m for m in order if m in methods]
+
+
+def _path_patterns(app: Any) -> list[tuple[str, re.Pattern[str]]]:
+    cached = getattr(app.state, "path_patterns", None)
+    if cached is None:
+        cached = [
+            (template, re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))))
+            for template in app.openapi()["paths"]
+        ]
+        app.state.path_patterns = cached
+    return cached
 
 
 def _domain_handler(status: int) -> Any:

@@ -31,6 +31,7 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
                 routes=app.routes,
             )
             _fill(schema, values)
+            _errors_as_json(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -48,3 +49,15 @@ def _fill(node: Any, values: dict[str, list[str]]) -> None:
     elif isinstance(node, list):
         for child in node:
             _fill(child, values)
+
+
+def _errors_as_json(schema: dict[str, Any]) -> None:
+    """Error bodies are JSON whatever a route's own answer is (FastAPI files a plain-text
+    route's error models under text/plain)."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content") or {}
+                if status[0] in "45" and content and "application/json" not in content:
+                    (only,) = content.values()
+                    response["content"] = {"application/json": only}

@@ -15,11 +15,14 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     PlainValidator,
+    StrictBool,
     StringConstraints,
+    WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
@@ -91,6 +94,8 @@ def _text(max_length: int, min_length: int = 0) -> Any:
 
 ShortText = _text(200)
 Name = _text(200, 1)
+# A country as said (kept in clear for statistics, in a 64-character column).
+Country = _text(64)
 # Agency codes; the published schema lists the configured ones (intake_api.openapi).
 Code = Annotated[
     str,
@@ -227,26 +232,67 @@ def _utc(value: datetime) -> datetime:
         )
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _not_a_timestamp(value: Any) -> Any:
+    """Times are ISO 8601 text (docs/api.md); a bare number, which pydantic would read as
+    seconds since 1970, is refused rather than guessed at."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise PydanticCustomError(
+            "datetime_format", "give a date and time in ISO 8601, e.g. 2026-03-01T08:00:00+07:00"
+        )
+    return value
+
+
+# A time in a body: ISO 8601 with its zone.
+Instant = Annotated[AwareDatetime, BeforeValidator(_not_a_timestamp), AfterValidator(_utc)]
+# A time in a filter, as staff type it: with a zone, or without one (Vietnam's time), or a
+# date alone (its midnight in Vietnam).
+FilterTime = Annotated[
+    datetime,
+    BeforeValidator(_not_a_timestamp),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "string", "format": "date"},
+            ],
+            "description": "ISO 8601; without a zone it is Vietnam's time.",
+        }
+    ),
+]
+
+
+def _json_integer(value: Any) -> Any:
+    """An integer as JSON Schema means it (`3` or `3.0`), never text or a boolean."""
+    if isinstance(value, bool | str):
+        raise PydanticCustomError("int_type", "give a whole number")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields are refused, and so are values of another JSON type
+    (booleans and numbers are strict where it matters, so `"1"` is no number and `0` no false)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
 class GeoPoint(Strict):
     """A place the reporter shared (Telegram/Zalo location)."""
 
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, strict=True)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, strict=True)
 
 
 class ReporterIn(Strict):
     channel_user_id: ShortText | None = None
     phone: Phone | None = None
     name: ShortText | None = None
-    anonymous: bool = False
-    consent_to_contact: bool = False
+    anonymous: StrictBool = False
+    consent_to_contact: StrictBool = False
     # Who is filing, as an opaque identifier the filer computes (the bot: a keyed hash bound to
     # the ticket, never the clear channel id). Later messages carrying another identifier are
     # attributed to another sender and change nothing on the ticket.
@@ -273,7 +319,7 @@ class IntakeIn(Strict):
     nlu: NluResult | None = None
     triage: TriageIn
     province: Province | None = None
-    country: ShortText | None = None
+    country: Country | None = None
     conversation_id: (
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-:.]{1,64}$")] | None
     ) = None
@@ -406,7 +452,7 @@ class TicketPatch(Strict):
     # refused (409) while someone else holds it.
     assignee: Username | None = None
     # Optimistic locking: when given, the edit is refused (409) if someone changed it since.
-    version: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    version: Annotated[int, Field(ge=1, le=INT32_MAX), BeforeValidator(_json_integer)] | None = None
 
 
 class NoteIn(Strict):
@@ -441,7 +487,7 @@ class ReporterMessageIn(Strict):
     sender_ref: SenderRef | None = None
     # Details the conversation learnt since the ticket was filed (the bot's rescue questions).
     province: Province | None = None
-    country: ShortText | None = None
+    country: Country | None = None
     # Added when the ticket has no phone number; never replaces the reporter's.
     phone: Phone | None = None
     # May raise a ticket's priority (danger discovered later), never lower it.
@@ -513,7 +559,7 @@ class UserIn(Strict):
 
 class UserPatch(Strict):
     # False disables the account: its tokens stop working and it cannot sign in.
-    active: bool
+    active: StrictBool
 
 
 class UserOut(BaseModel):

@@ -21,7 +21,12 @@ def issue_token(session: Session, user: User, ttl: timedelta, label: str | None 
     token = "hl_" + secrets.token_urlsafe(32)
     assert user.id is not None
     session.add(
-        ApiToken(user_id=user.id, token_hash=_digest(token), label=label, expires_at=utcnow() + ttl)
+        ApiToken(
+            user_id=user.id,
+            token_hash=_digest(token),
+            label=label[:100] if label else None,
+            expires_at=utcnow() + ttl,
+        )
     )
     session.commit()
     return token

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,7 +9,7 @@ from intake_api.deps import SessionDep, SupervisorDep
 from intake_api.errors import SIGNED_IN, error_responses
 from intake_api.models import AuditRecord
 from intake_api.routes.filters import instant
-from intake_api.schemas import NO_NUL_PATTERN, AuditOut, AuditPage
+from intake_api.schemas import NO_NUL_PATTERN, AuditOut, AuditPage, FilterTime
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=error_responses(*SIGNED_IN))
 
@@ -22,7 +21,7 @@ def list_audit(
     actor: Annotated[str | None, Query(max_length=64, pattern=NO_NUL_PATTERN)] = None,
     ticket_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL_PATTERN)] = None,
     action: Annotated[str | None, Query(max_length=32, pattern=NO_NUL_PATTERN)] = None,
-    since: datetime | None = None,
+    since: FilterTime | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:

@@ -10,7 +10,7 @@ from fastapi import Query
 
 from intake_api.deps import SettingsDep
 from intake_api.enums import Channel, Priority, Status
-from intake_api.schemas import NO_NUL_PATTERN, assume_vietnam_time
+from intake_api.schemas import NO_NUL_PATTERN, FilterTime, assume_vietnam_time
 from intake_api.tickets import TicketFilters
 
 FilterText = Annotated[str | None, Query(max_length=100, pattern=NO_NUL_PATTERN)]
@@ -49,10 +49,10 @@ def ticket_filters(
     channel: Channel | None = None,
     assignee: FilterText = None,
     created_from: Annotated[
-        datetime | None, Query(description="Created at or after (inclusive).")
+        FilterTime | None, Query(description="Created at or after (inclusive).")
     ] = None,
     created_to: Annotated[
-        datetime | None,
+        FilterTime | None,
         Query(description="Created before (exclusive); not after created_from finds nothing."),
     ] = None,
     q: FilterText = None,

@@ -89,6 +89,12 @@ class Settings(TomlTableSettings):
             return [k.strip() for k in value.split(",") if k.strip()]
         return value
 
+    @field_validator("province_names_file", mode="before")
+    @classmethod
+    def _no_names_file(cls, value: object) -> object:
+        # HOTLINE_PROVINCE_NAMES_FILE= (empty) switches the other names off.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @property
     def agency_codes(self) -> list[str]:
         return [a.code for a in self.agencies]

@@ -76,7 +76,11 @@ def served(engine: Engine, settings: Settings) -> Iterator[tuple[str, dict[str, 
 
 
 @pytest.mark.parametrize("caller", CALLERS)
-def test_schemathesis_finds_nothing(served: tuple[str, dict[str, str], dict], caller: str) -> None:  # type: ignore[type-arg]
+def test_schemathesis_finds_nothing(
+    served: tuple[str, dict[str, str], dict],  # type: ignore[type-arg]
+    caller: str,
+    tmp_path: Path,
+) -> None:
     url, tokens, targets = served
     phases = "examples,coverage,fuzzing,stateful" if FULL else "examples,fuzzing,stateful"
     command = [
@@ -99,8 +103,9 @@ def test_schemathesis_finds_nothing(served: tuple[str, dict[str, str], dict], ca
         "SCHEMATHESIS_HOOKS": "tests.intake_api.schemathesis_hooks",
         "HOTLINE_FUZZ_TARGETS": json.dumps(targets),
     }
+    # Run from a scratch folder: schemathesis keeps a cache where it runs.
     done = subprocess.run(
-        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False
     )
     summary = done.stdout[done.stdout.find("=== FAILURES") :] if done.returncode else ""
     assert done.returncode == 0, summary[:8000] or done.stdout[-4000:] + done.stderr[-2000:]

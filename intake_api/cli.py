@@ -32,6 +32,10 @@ def engine_from_settings():  # type: ignore[no-untyped-def]
     return make_engine(settings.database_url)
 
 
+# Who the audit trail names for what is done at the server's console.
+CLI_ACTOR = "cli"
+
+
 def fail(message: str) -> None:
     typer.secho(message, err=True, fg=typer.colors.RED)
     raise typer.Exit(code=1)
@@ -41,6 +45,7 @@ def ensure_admin(engine) -> str | None:  # type: ignore[no-untyped-def]
     """Creates the `admin` account on first start; returns its one-time password."""
     from sqlmodel import Session, select
 
+    from intake_api.config import get_settings
     from intake_api.models import User
     from intake_api.users import create_user
 
@@ -48,7 +53,15 @@ def ensure_admin(engine) -> str | None:  # type: ignore[no-untyped-def]
         if session.exec(select(User)).first() is not None:
             return None
         password = secrets.token_urlsafe(15)
-        create_user(session, "admin", password, ["admin"], full_name="Administrator")
+        create_user(
+            session,
+            "admin",
+            password,
+            ["admin"],
+            full_name="Administrator",
+            agencies=get_settings().agency_codes,
+            actor=CLI_ACTOR,
+        )
         return password
 
 
@@ -114,9 +127,15 @@ def tickets_list(
 def users_create(
     username: str,
     role: Annotated[
-        list[str], typer.Option(help="operator, police, dolisa, supervisor, admin, service")
+        list[str],
+        typer.Option(
+            help="operator, police, dolisa, supervisor, admin; service (the bot) or partner "
+            "(an outside integration: files tickets and follows up on its own)"
+        ),
     ],
-    agency: Annotated[str | None, typer.Option(help="Agency code for police/dolisa staff")] = None,
+    agency: Annotated[
+        str | None, typer.Option(help="Agency code for police/dolisa staff (a configured one)")
+    ] = None,
     full_name: Annotated[str | None, typer.Option()] = None,
     password: Annotated[
         str | None,
@@ -127,6 +146,7 @@ def users_create(
     """Create an account."""
     from sqlmodel import Session
 
+    from intake_api.config import get_settings
     from intake_api.users import UserError, create_user
 
     if random_password:
@@ -135,7 +155,16 @@ def users_create(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with Session(engine_from_settings()) as session:
         try:
-            user = create_user(session, username, password, role, agency, full_name)
+            user = create_user(
+                session,
+                username,
+                password,
+                role,
+                agency,
+                full_name,
+                agencies=get_settings().agency_codes,
+                actor=CLI_ACTOR,
+            )
         except UserError as exc:
             fail(f"cannot create the user: {exc}")
             return
@@ -158,10 +187,37 @@ def users_set_password(
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with Session(engine_from_settings()) as session:
         try:
-            set_password(session, username, password)
+            set_password(session, username, password, actor=CLI_ACTOR)
         except UserError as exc:
             fail(f"cannot set the password: {exc}")
     typer.echo(f"password changed for '{username}'")
+
+
+def _set_active(username: str, active: bool) -> None:
+    from sqlmodel import Session
+
+    from intake_api.users import UserError, set_active
+
+    with Session(engine_from_settings(), expire_on_commit=False) as session:
+        try:
+            user = set_active(session, username, active, actor=CLI_ACTOR)
+        except UserError as exc:
+            fail(f"cannot change the account: {exc}")
+            return
+    state = "enabled" if user.active else "disabled: it cannot sign in and its tokens stop working"
+    typer.echo(f"'{user.username}' is {state}")
+
+
+@users_app.command("disable")
+def users_disable(username: str) -> None:
+    """Disable an account (someone who left, a compromised service account)."""
+    _set_active(username, False)
+
+
+@users_app.command("enable")
+def users_enable(username: str) -> None:
+    """Enable a disabled account again (its revoked tokens stay revoked)."""
+    _set_active(username, True)
 
 
 @tokens_app.command("issue")
@@ -173,6 +229,7 @@ def tokens_issue(
     """Print a new bearer token for an account (e.g. the bot's `service` account)."""
     from sqlmodel import Session, select
 
+    from intake_api.audit import record
     from intake_api.models import User
     from intake_api.tokens import issue_token
 
@@ -182,7 +239,55 @@ def tokens_issue(
             fail(f"there is no user named '{username}'")
             return
         token = issue_token(session, user, timedelta(days=days), label=label or "cli")
+        record(session, CLI_ACTOR, "token_issued", None, user.username)
+        session.commit()
     typer.echo(token)
+
+
+@tokens_app.command("list")
+def tokens_list(username: str) -> None:
+    """An account's tokens: id, label, issued, expires, revoked (never the tokens themselves)."""
+    from sqlmodel import Session
+
+    from intake_api.tokens import tokens_of
+    from intake_api.users import UserError, find_user
+
+    with Session(engine_from_settings()) as session:
+        try:
+            user = find_user(session, username)
+        except UserError as exc:
+            fail(str(exc))
+            return
+        for t in tokens_of(session, user):
+            state = "revoked" if t.revoked else "valid"
+            typer.echo(
+                f"{t.id:>6}  {t.label or '':<12} issued {t.created_at:%Y-%m-%d}  "
+                f"expires {t.expires_at:%Y-%m-%d}  {state}"
+            )
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    username: str,
+    token_id: Annotated[
+        list[int] | None,
+        typer.Option("--id", help="Only these tokens (see `tokens list`); all of them without"),
+    ] = None,
+) -> None:
+    """Revoke an account's tokens (a leaked service token): they stop working at once."""
+    from sqlmodel import Session
+
+    from intake_api.tokens import revoke_tokens
+    from intake_api.users import UserError, find_user
+
+    with Session(engine_from_settings(), expire_on_commit=False) as session:
+        try:
+            user = find_user(session, username)
+        except UserError as exc:
+            fail(str(exc))
+            return
+        count = revoke_tokens(session, user, CLI_ACTOR, token_id or None)
+    typer.echo(f"revoked {count} token(s) of '{user.username}'")
 
 
 @keys_app.command("generate")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from intake_api.config_sources import TomlTableSettings
+from intake_api.provinces import ProvinceNames
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,8 +61,12 @@ class Settings(TomlTableSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     token_ttl_minutes: int = 12 * 60
     max_body_bytes: int = 64 * 1024
+    # Sign-in throttling (docs/api.md): attempts per account and per client address in the
+    # window before each further one waits, the wait doubling from login_delay_seconds.
     login_max_failures: int = 5
+    login_max_failures_per_address: int = 10
     login_window_seconds: int = 15 * 60
+    login_delay_seconds: float = 2.0
     reply_lease_seconds: int = 120
     resolution_target: float = 0.9
     # The staff console (/console): a session ends after this long without a page or an action
@@ -81,6 +86,9 @@ class Settings(TomlTableSettings):
         default_factory=lambda: {"trafficking_24_7": "111", "police_emergency": "113"}
     )
     provinces: list[str] = Field(default_factory=lambda: list(DEFAULT_PROVINCES))
+    # Other names of the provinces (pre-2025 units, unaccented forms), mapped onto `provinces`:
+    # the NLU's lookup file, read as data. None accepts only the configured names.
+    province_names_file: Path | None = REPO_ROOT / "nlu_data" / "lookups" / "provinces.yml"
 
     @field_validator("encryption_keys", mode="before")
     @classmethod
@@ -89,9 +97,24 @@ class Settings(TomlTableSettings):
             return [k.strip() for k in value.split(",") if k.strip()]
         return value
 
+    @field_validator("province_names_file", mode="before")
+    @classmethod
+    def _no_names_file(cls, value: object) -> object:
+        # HOTLINE_PROVINCE_NAMES_FILE= (empty) switches the other names off.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @property
     def agency_codes(self) -> list[str]:
         return [a.code for a in self.agencies]
+
+    @property
+    def province_names(self) -> ProvinceNames:
+        return province_names(tuple(self.provinces), self.province_names_file)
+
+
+@lru_cache(maxsize=16)
+def province_names(provinces: tuple[str, ...], names_file: Path | None) -> ProvinceNames:
+    return ProvinceNames(provinces, names_file)
 
 
 @lru_cache

@@ -9,9 +9,10 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
+from intake_api.audit import record
 from intake_api.config import Settings
 from intake_api.enums import Role
-from intake_api.identity import TICKET_ROLES, Caller
+from intake_api.identity import FILING_ROLES, TICKET_ROLES, Caller
 from intake_api.state import AppState
 from intake_api.tokens import user_for_token
 
@@ -56,9 +57,12 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 def require(*roles: Role) -> Callable[[Caller], Caller]:
     wanted = frozenset(roles)
 
-    def check(caller: CallerDep) -> Caller:
+    def check(caller: CallerDep, session: SessionDep) -> Caller:
         if not caller.roles & wanted:
             names = ", ".join(sorted(wanted))
+            # A refused attempt is accountable too (docs/api.md): who tried what.
+            record(session, caller.username, "forbidden", None, f"needs one of: {names}")
+            session.commit()
             raise HTTPException(
                 status_code=status.HTTP_403_FORBIDDEN,
                 detail=f"This needs one of these roles: {names}.",
@@ -69,6 +73,9 @@ def require(*roles: Role) -> Callable[[Caller], Caller]:
 
 
 StaffDep = Annotated[Caller, Depends(require(*TICKET_ROLES))]
-ServiceDep = Annotated[Caller, Depends(require(Role.service))]
+# Files tickets and follows up on its own: the bot or a partner integration.
+FilerDep = Annotated[Caller, Depends(require(*FILING_ROLES))]
+# The configured bot alone: reporter look-ups and outbound replies.
+BotDep = Annotated[Caller, Depends(require(Role.service))]
 SupervisorDep = Annotated[Caller, Depends(require(Role.supervisor))]
 AdminDep = Annotated[Caller, Depends(require(Role.admin))]

@@ -11,7 +11,10 @@ class Role(StrEnum):
     dolisa = "dolisa"
     supervisor = "supervisor"
     admin = "admin"
+    # Service accounts: `service` is the configured bot; `partner` an outside integration that
+    # files tickets and follows up on its own (docs/api.md, Roles).
     service = "service"
+    partner = "partner"
 
 
 class Status(StrEnum):

@@ -11,6 +11,9 @@ from intake_api.models import User
 # Roles that work tickets; `admin` alone sees no ticket contents (docs/api.md).
 TICKET_ROLES = frozenset({Role.operator, Role.police, Role.dolisa, Role.supervisor})
 ALL_TICKETS_ROLES = frozenset({Role.operator, Role.supervisor})
+# Service accounts file tickets and follow up on the ones they filed, nothing else: the
+# configured bot (`service`) and outside integrations (`partner`).
+FILING_ROLES = frozenset({Role.service, Role.partner})
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,17 @@ class Caller:
         return self.user.username
 
     @property
+    def user_id(self) -> int:
+        assert self.user.id is not None, "a caller is a stored account"
+        return self.user.id
+
+    @property
     def sees_all_tickets(self) -> bool:
         return bool(self.roles & ALL_TICKETS_ROLES)
+
+    @property
+    def works_tickets(self) -> bool:
+        return bool(self.roles & TICKET_ROLES)
 
     @property
     def agencies(self) -> frozenset[str]:

@@ -15,17 +15,19 @@ from intake_api.config import Settings
 from intake_api.crypto import PersonalDataCipher
 from intake_api.db import utcnow
 from intake_api.enums import Status
+from intake_api.identity import Caller
 from intake_api.metrics import TICKETS_FILED
 from intake_api.models import Ticket, TicketAgency, TicketEvent, TicketMessage
 from intake_api.refcodes import new_reference_code
 from intake_api.rules.priority import due_at
+from intake_api.rules.senders import REPORTER
 from intake_api.schemas import IntakeIn
 
 log = structlog.get_logger("intake_api.intake")
 
 
 class IdempotencyConflict(Exception):
-    """The key was used before for a different request body."""
+    """The key was used before for a different request body, or by another account."""
 
 
 class ReferenceCodeTaken(Exception):
@@ -45,27 +47,42 @@ def fingerprint(body: IntakeIn) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def check_configured(body: IntakeIn, settings: Settings) -> None:
+def province_in_force(settings: Settings, name: str | None, field: str = "province") -> str | None:
+    """The configured province `name` means: itself, or the unit that absorbed a pre-2025
+    province ("Bình Dương" → "Thành phố Hồ Chí Minh"), as the NLU maps it."""
+    if name is None:
+        return None
+    canonical = settings.province_names.canonical(name)
+    if canonical is None:
+        raise UnknownValue(
+            f"{field}: '{name}' is not one of the configured provinces "
+            "(use the name of the unit in force since 1 July 2025, e.g. 'Vĩnh Long', "
+            "or a pre-2025 name it absorbed)"
+        )
+    return canonical
+
+
+def check_configured(body: IntakeIn, settings: Settings) -> IntakeIn:
+    """The body with its province in force, or UnknownValue naming what is not configured."""
     unknown = sorted(set(body.triage.agencies) - set(settings.agency_codes))
     if unknown:
         raise UnknownValue(
             f"triage.agencies: unknown agency {', '.join(unknown)}; "
             f"configured agencies are {', '.join(settings.agency_codes)}"
         )
-    if body.province is not None and body.province not in settings.provinces:
-        raise UnknownValue(
-            f"province: '{body.province}' is not one of the configured provinces "
-            "(use the name of the unit in force since 1 July 2025, e.g. 'Vĩnh Long')"
-        )
+    return body.model_copy(update={"province": province_in_force(settings, body.province)})
 
 
 def find_by_key(session: Session, digest: str) -> Ticket | None:
     return session.exec(select(Ticket).where(Ticket.idempotency_key == digest)).first()
 
 
-def _existing(session: Session, digest: str, print_: str) -> Ticket | None:
+def _existing(session: Session, digest: str, print_: str, caller: Caller) -> Ticket | None:
     ticket = find_by_key(session, digest)
-    if ticket is not None and ticket.request_fingerprint != print_:
+    # Another account's key answers a conflict, never that account's ticket.
+    if ticket is not None and (
+        ticket.request_fingerprint != print_ or ticket.filed_by_id != caller.user_id
+    ):
         raise IdempotencyConflict
     return ticket
 
@@ -76,17 +93,19 @@ def create_ticket(
     cipher: PersonalDataCipher,
     body: IntakeIn,
     idempotency_key: str,
-    actor: str,
+    caller: Caller,
 ) -> tuple[Ticket, bool]:
-    """Returns the ticket and whether this call created it (False for a replay)."""
+    """Returns the ticket and whether this call created it (False for a replay). The caller,
+    a service account, is recorded as the filer: only it follows up on the ticket."""
     digest, print_ = key_digest(idempotency_key), fingerprint(body)
-    existing = _existing(session, digest, print_)
+    existing = _existing(session, digest, print_, caller)
     if existing is not None:
         return existing, False
-    check_configured(body, settings)
+    body = check_configured(body, settings)
 
     for _attempt in range(5):
         ticket = _build(settings, cipher, body, digest, print_)
+        ticket.filed_by_id = caller.user_id
         session.add(ticket)
         try:
             session.flush()
@@ -94,13 +113,13 @@ def create_ticket(
             session.rollback()
             # Either a concurrent replay won the race (return its ticket) or the reference
             # code collided (draw another, unless the bot already gave it to the reporter).
-            existing = _existing(session, digest, print_)
+            existing = _existing(session, digest, print_, caller)
             if existing is not None:
                 return existing, False
             if body.reference_code is not None:
                 raise ReferenceCodeTaken(body.reference_code) from None
             continue
-        _add_children(session, ticket, body, actor)
+        _add_children(session, ticket, body, caller.username)
         session.commit()
         TICKETS_FILED.labels(ticket.priority, ticket.channel).inc()
         log.info("ticket_filed", reference_code=ticket.reference_code, priority=ticket.priority)
@@ -138,6 +157,7 @@ def _build(
             else None
         ),
         phone_hash=cipher.blind_index("phone", phone) if phone else None,
+        sender_ref=reporter.sender_ref,
         anonymous=reporter.anonymous,
         consent_to_contact=reporter.consent_to_contact,
         nlu=body.nlu,
@@ -161,6 +181,8 @@ def _add_children(session: Session, ticket: Ticket, body: IntakeIn, actor: str) 
                 direction=line.direction,
                 text=line.text,
                 at=line.at or utcnow(),
+                # What came with the filing is the reporter's own conversation.
+                sender=REPORTER if line.direction == "in" else None,
             )
         )
     session.add(

@@ -53,11 +53,18 @@ class ApiToken(SQLModel, table=True):
     revoked: bool = False
 
 
-class LoginFailure(SQLModel, table=True):
-    __tablename__ = "login_failures"
-    id: int | None = Field(default=None, primary_key=True)
-    username: str = Field(max_length=200, index=True)
-    at: datetime = time_field(index=True)
+class LoginThrottle(SQLModel, table=True):
+    """Sign-in attempts of one account or one client address (docs/api.md, Health and auth).
+
+    The key is a keyed hash of the name or address, so the table names nobody. An attempt is
+    counted before its password is checked, in one UPDATE, so concurrent guesses cannot all
+    slip past the limit."""
+
+    __tablename__ = "login_throttle"
+    key: str = Field(primary_key=True, max_length=80)
+    attempts: int = 0
+    window_start: datetime = time_field()
+    blocked_until: datetime | None = optional_time_field()
 
 
 class Ticket(SQLModel, table=True):
@@ -76,12 +83,19 @@ class Ticket(SQLModel, table=True):
     province: str | None = Field(default=None, max_length=64, index=True)
     country: str | None = Field(default=None, max_length=64)
     assignee_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    # The service account that filed it: only that account follows up on it (docs/api.md).
+    filed_by_id: int | None = Field(default=None, foreign_key="users.id", index=True)
     conversation_id: str | None = Field(default=None, max_length=64, index=True)
     reporter_channel_user_id: str | None = Field(default=None, sa_type=EncryptedText)
     reporter_phone: str | None = Field(default=None, sa_type=EncryptedText)
     reporter_name: str | None = Field(default=None, sa_type=EncryptedText)
     reporter_hash: str | None = Field(default=None, max_length=64, index=True)
     phone_hash: str | None = Field(default=None, max_length=64, index=True)
+    # An opaque identifier of who filed it (a keyed hash the filer computes, never a clear id);
+    # later messages carrying another one are from another sender.
+    sender_ref: str | None = Field(default=None, max_length=128)
+    # A message by reference code came from someone other than the reporter (shown to staff).
+    other_sender: bool = False
     anonymous: bool = False
     consent_to_contact: bool = False
     nlu: Any = Field(default=None, sa_column=Column(EncryptedJSON))
@@ -115,6 +129,10 @@ class TicketMessage(SQLModel, table=True):
     text: str = Field(sa_type=EncryptedText)
     at: datetime = time_field()
     dedupe_key: str | None = Field(default=None, max_length=128)
+    # "reporter", "another_sender" or None when there was nothing to compare (rules/senders.py).
+    sender: str | None = Field(default=None, max_length=16)
+    # A number given with the message that did not replace the reporter's (never overwritten).
+    phone: str | None = Field(default=None, sa_type=EncryptedText)
 
 
 class TicketEvent(SQLModel, table=True):

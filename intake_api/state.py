@@ -1,7 +1,9 @@
-"""What one running API holds: settings, the database engine and the personal-data cipher."""
+"""What one running API holds: settings, the database engine, the personal-data cipher and the
+count of faults it met (GET /metrics)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,3 +24,5 @@ class AppState:
     health_reports: dict[str, Callable[[], dict[str, str]]] = field(default_factory=dict)
     # Gauges read from the database at scrape time (/metrics); the bot adds its own.
     gauges: QueryGauges = field(default_factory=QueryGauges)
+    # (route template, exception type) -> how many requests failed with it in this process.
+    errors: Counter[tuple[str, str]] = field(default_factory=Counter)

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from intake_api.audit import record
 from intake_api.db import utcnow
-from intake_api.enums import CLOSED_STATUSES
+from intake_api.enums import CLOSED_STATUSES, ReferralState
 from intake_api.identity import Caller
 from intake_api.models import (
     Note,
@@ -25,7 +25,8 @@ from intake_api.models import (
 )
 from intake_api.refcodes import normalize_reference_code
 from intake_api.rules.lifecycle import is_closed
-from intake_api.rules.visibility import visibility_clause
+from intake_api.rules.senders import ANOTHER_SENDER, REPORTER
+from intake_api.rules.visibility import filed_by_clause, visibility_clause
 from intake_api.schemas import (
     EventOut,
     MessageOut,
@@ -50,17 +51,79 @@ def find_by_reference(session: Session, code: str) -> Ticket | None:
     return session.exec(select(Ticket).where(Ticket.reference_code == canonical)).first()
 
 
-def get_visible(session: Session, caller: Caller, ticket_id: str) -> Ticket:
+def get_visible(
+    session: Session, caller: Caller, ticket_id: str, for_update: bool = False
+) -> Ticket:
     """The ticket, or TicketNotFound when it is missing or the caller may not see it (docs/api.md:
-    404, not 403, so the answer reveals nothing about tickets of other agencies)."""
+    404, not 403, so the answer reveals nothing about tickets of other agencies).
+
+    `for_update` locks the row until the caller's transaction ends (PostgreSQL; SQLite has one
+    writer at a time anyway): an edit then takes the ticket before any row that hangs off it,
+    in the same order as every other edit, so two concurrent edits queue instead of
+    deadlocking, and the second sees what the first did."""
     stmt = select(Ticket).where(Ticket.id == ticket_id)
     clause = visibility_clause(caller)
     if clause is not None:
         stmt = stmt.where(clause)
+    if for_update:
+        stmt = stmt.with_for_update(of=Ticket)  # type: ignore[arg-type]
+    return _found_or_denied(session, caller, stmt, ticket_id)
+
+
+def get_filed(session: Session, caller: Caller, ticket_id: str) -> Ticket:
+    """A ticket the calling service account filed, or TicketNotFound (as for staff: 404)."""
+    stmt = select(Ticket).where(Ticket.id == ticket_id, filed_by_clause(caller))
+    return _found_or_denied(session, caller, stmt, ticket_id)
+
+
+def find_filed_by_reference(session: Session, caller: Caller, code: str) -> Ticket:
+    """The ticket with this reference code, if the calling service account filed it; a code
+    of another filer's ticket is as unknown as a code nobody has (TicketNotFound)."""
+    canonical = normalize_reference_code(code)
+    if canonical is None:
+        raise TicketNotFound(code)
+    stmt = select(Ticket).where(Ticket.reference_code == canonical, filed_by_clause(caller))
     ticket = session.exec(stmt).first()
     if ticket is None:
+        other = session.exec(select(Ticket.id).where(Ticket.reference_code == canonical)).first()
+        if other is not None:
+            record_denied(session, caller, other)
+        raise TicketNotFound(code)
+    return ticket
+
+
+def lookup_status(session: Session, caller: Caller, code: str) -> Ticket:
+    """A reporter's follow-up by reference code: the filer's own ticket (its status is all the
+    answer carries), the look-up audited."""
+    ticket = find_filed_by_reference(session, caller, code)
+    record(session, caller.username, "status_lookup", ticket.id)
+    session.commit()
+    return ticket
+
+
+def _found_or_denied(session: Session, caller: Caller, stmt: Any, ticket_id: str) -> Ticket:
+    ticket = session.exec(stmt).first()
+    if ticket is None:
+        if session.get(Ticket, ticket_id) is not None:
+            record_denied(session, caller, ticket_id)
         raise TicketNotFound(ticket_id)
     return ticket
+
+
+def record_denied(session: Session, caller: Caller, ticket_id: str) -> None:
+    """A request for an existing ticket the caller may not see: answered 404 like a missing
+    one, and written to the audit trail so probing shows up (docs/api.md)."""
+    record(session, caller.username, "denied", ticket_id, "not visible to this account")
+    session.commit()
+
+
+def pending_referral_agencies(session: Session, ticket_id: str) -> list[str]:
+    rows = session.exec(
+        select(Referral.to_agency).where(
+            Referral.ticket_id == ticket_id, Referral.state == ReferralState.pending
+        )
+    ).all()
+    return sorted(set(rows))
 
 
 @dataclass
@@ -172,6 +235,7 @@ def _summary(ticket: Ticket, agencies: list[str], assignee: str | None) -> Ticke
         updated_at=ticket.updated_at,
         due_at=ticket.due_at,
         overdue=is_overdue(ticket),
+        other_sender=ticket.other_sender,
     )
 
 
@@ -206,10 +270,7 @@ def detail(session: Session, caller: Caller, ticket: Ticket) -> TicketDetail:
             anonymous=ticket.anonymous,
             consent_to_contact=ticket.consent_to_contact,
         ),
-        transcript=[
-            MessageOut(direction=m.direction, text=m.text, at=m.at)
-            for m in rows(TicketMessage, TicketMessage.id)
-        ],
+        transcript=[_message_out(m) for m in rows(TicketMessage, TicketMessage.id)],
         nlu=ticket.nlu,
         notes=[
             NoteOut(id=n.id, author=n.author, text=n.text, created_at=n.created_at)
@@ -223,4 +284,20 @@ def detail(session: Session, caller: Caller, ticket: Ticket) -> TicketDetail:
             EventOut.model_validate(e, from_attributes=True)
             for e in rows(TicketEvent, TicketEvent.id)
         ],
+    )
+
+
+def _message_out(message: TicketMessage) -> MessageOut:
+    if message.direction == "out":
+        sender = "bot"
+    elif message.sender in (REPORTER, ANOTHER_SENDER):
+        sender = message.sender
+    else:
+        sender = "unknown"
+    return MessageOut(
+        direction=message.direction,
+        text=message.text,
+        at=message.at,
+        sender=sender,  # type: ignore[arg-type]
+        phone=message.phone,
     )

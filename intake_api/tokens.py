@@ -6,8 +6,9 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from intake_api.audit import record
 from intake_api.db import utcnow
 from intake_api.models import ApiToken, User
 
@@ -20,7 +21,12 @@ def issue_token(session: Session, user: User, ttl: timedelta, label: str | None 
     token = "hl_" + secrets.token_urlsafe(32)
     assert user.id is not None
     session.add(
-        ApiToken(user_id=user.id, token_hash=_digest(token), label=label, expires_at=utcnow() + ttl)
+        ApiToken(
+            user_id=user.id,
+            token_hash=_digest(token),
+            label=label[:100] if label else None,
+            expires_at=utcnow() + ttl,
+        )
     )
     session.commit()
     return token
@@ -44,3 +50,27 @@ def revoke_token(session: Session, token: str) -> bool:
     session.add(row)
     session.commit()
     return True
+
+
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    return list(
+        session.exec(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id))
+    )
+
+
+def revoke_tokens(
+    session: Session, user: User, actor: str, token_ids: list[int] | None = None
+) -> int:
+    """Revokes the account's tokens (those with `token_ids`, or all); they stop working at
+    once. Returns how many were still valid and are now revoked."""
+    stmt = select(ApiToken).where(ApiToken.user_id == user.id, col(ApiToken.revoked).is_(False))
+    if token_ids is not None:
+        stmt = stmt.where(col(ApiToken.id).in_(token_ids))
+    rows = list(session.exec(stmt))
+    for row in rows:
+        row.revoked = True
+        session.add(row)
+    detail = f"{user.username}: {len(rows)} token(s)"
+    record(session, actor, "tokens_revoked", None, detail)
+    session.commit()
+    return len(rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -15,6 +15,7 @@ from intake_api.crypto import get_cipher
 from intake_api.db import utcnow
 from intake_api.enums import REPLYABLE_CHANNELS, ReferralState, ReplyState, Status
 from intake_api.identity import Caller
+from intake_api.intake import UnknownValue, province_in_force
 from intake_api.leases import take_lease
 from intake_api.models import (
     Note,
@@ -28,8 +29,10 @@ from intake_api.models import (
 )
 from intake_api.rules.lifecycle import illegal_move_reason, is_closed
 from intake_api.rules.priority import due_at, raises
+from intake_api.rules.senders import ANOTHER_SENDER, sender_of
+from intake_api.rules.visibility import filed_by_clause, may_see
 from intake_api.schemas import OutboundReply, ReporterMessageIn, TicketPatch
-from intake_api.tickets import agencies_of
+from intake_api.tickets import agencies_of, pending_referral_agencies
 
 
 class Conflict(Exception):
@@ -61,6 +64,24 @@ def _event(
 def _touch(ticket: Ticket, now: datetime) -> None:
     ticket.updated_at = now
     ticket.version += 1
+
+
+def _bump(session: Session, ticket: Ticket, now: datetime, first_response: bool = False) -> None:
+    """Commits an addition to the ticket (a note, a reply, a delivery result) that cannot
+    conflict with anyone's edit: the version moves on in one UPDATE, whatever it was, so
+    concurrent additions all succeed and an editor holding the old version still gets 409."""
+    values: dict[str, object] = {"version": Ticket.version + 1, "updated_at": now}
+    if first_response:
+        values["first_response_at"] = func.coalesce(Ticket.first_response_at, now)
+    with session.no_autoflush:
+        session.execute(
+            update(Ticket)
+            .where(col(Ticket.id) == ticket.id)
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+    session.refresh(ticket)
 
 
 def _mark_first_response(ticket: Ticket, now: datetime) -> None:
@@ -108,7 +129,7 @@ def apply_patch(
         )
     fields = patch.model_fields_set - {"version"}
     if not fields:
-        raise Invalid("nothing to change: give status, priority, agencies or assignee")
+        return ticket  # an empty patch changes nothing (RFC 7396)
     if fields & {"priority", "agencies"} and not caller.sees_all_tickets:
         raise Forbidden("only operators and supervisors change a ticket's priority or agencies")
     unknown = sorted(set(patch.agencies or []) - set(settings.agency_codes))
@@ -116,14 +137,14 @@ def apply_patch(
         raise Invalid(f"agencies: unknown agency {', '.join(unknown)}")
     now = utcnow()
     actor = caller.username
+    if patch.agencies is not None:
+        set_agencies(session, ticket, actor, patch.agencies)
     if "assignee" in fields:
-        _set_assignee(session, ticket, actor, patch.assignee)
+        _set_assignee(session, caller, ticket, patch.assignee, claim=patch.version is None)
     if patch.priority is not None and patch.priority != ticket.priority:
         _event(session, ticket, actor, "priority", ticket.priority, patch.priority)
         ticket.priority = patch.priority
         ticket.due_at = due_at(settings.service_levels_hours, patch.priority, ticket.created_at)
-    if patch.agencies is not None:
-        set_agencies(session, ticket, actor, patch.agencies)
     if patch.status is not None:
         set_status(session, ticket, actor, patch.status, now)
     _touch(ticket, now)
@@ -131,19 +152,36 @@ def apply_patch(
     return ticket
 
 
-def _set_assignee(session: Session, ticket: Ticket, actor: str, username: str | None) -> None:
+def _set_assignee(
+    session: Session, caller: Caller, ticket: Ticket, username: str | None, claim: bool
+) -> None:
+    """Assigns the ticket. Without the version the caller loaded (`claim`), this claims it:
+    refused while someone else holds it, so two people never both believe it is theirs; the
+    version compare-and-set on saving makes the check and the change one step."""
     old = session.get(User, ticket.assignee_id) if ticket.assignee_id else None
     new: User | None = None
     if username:
         new = session.exec(select(User).where(User.username == username)).first()
         if new is None or not new.active:
             raise Invalid(f"assignee: there is no active user '{username}'")
-        if not new.role_set & {"operator", "police", "dolisa", "supervisor"}:
+        if not Caller.of(new).works_tickets:
             raise Invalid(f"assignee: '{username}' does not work tickets")
+        # Assigned work must be visible to the one it is assigned to, or it is silently lost.
+        routed = agencies_of(session, [ticket.id])[ticket.id]
+        if not may_see(Caller.of(new), routed, pending_referral_agencies(session, ticket.id)):
+            raise Invalid(
+                f"assignee: '{username}' cannot see this ticket (it is routed to "
+                f"{', '.join(routed) or 'no agency'}); route it to their agency first"
+            )
     if (old.id if old else None) == (new.id if new else None):
         return
+    if claim and old is not None and old.id != caller.user_id:
+        raise Conflict(
+            f"the ticket is already assigned to '{old.username}'; to reassign it, send the "
+            "version you loaded with the new assignee"
+        )
     ticket.assignee_id = new.id if new else None
-    _event(session, ticket, actor, "assignee", old.username if old else None, username)
+    _event(session, ticket, caller.username, "assignee", old.username if old else None, username)
 
 
 def _save_versioned(session: Session, ticket: Ticket) -> None:
@@ -165,11 +203,12 @@ def _save_versioned(session: Session, ticket: Ticket) -> None:
 
 
 def add_note(session: Session, caller: Caller, ticket: Ticket, text: str) -> Note:
+    """Notes never conflict: concurrent notes on one ticket are all kept."""
     note = Note(ticket_id=ticket.id, author=caller.username, text=text)
     session.add(note)
     _event(session, ticket, caller.username, "note", None, None)
-    _touch(ticket, utcnow())
-    _save_versioned(session, ticket)
+    _bump(session, ticket, utcnow())
+    session.refresh(note)
     return note
 
 
@@ -231,7 +270,9 @@ def decide_referral(
     referral.decided_by = caller.username
     referral.decided_at = now
     referral.decision_note = note
-    if accept:
+    # The agencies may have changed while the referral waited (an operator routed the ticket
+    # there meanwhile): accepting adds the agency only if it is not there yet.
+    if accept and session.get(TicketAgency, (ticket.id, referral.to_agency)) is None:
         session.add(TicketAgency(ticket_id=ticket.id, agency=referral.to_agency))
     back_to = ticket.status_before_referral or Status.acknowledged
     _event(session, ticket, caller.username, f"referral_{referral.state}", None, referral.to_agency)
@@ -257,11 +298,10 @@ def queue_reply(session: Session, caller: Caller, ticket: Ticket, text: str) -> 
         state=ReplyState.queued,
     )
     session.add(reply)
-    now = utcnow()
     _event(session, ticket, caller.username, "reply_queued", None, ticket.channel)
-    _mark_first_response(ticket, now)
-    _touch(ticket, now)
-    _save_versioned(session, ticket)
+    # Replies, like notes, never conflict with each other or with an edit.
+    _bump(session, ticket, utcnow(), first_response=True)
+    session.refresh(reply)
     return reply
 
 
@@ -273,8 +313,12 @@ def append_reporter_message(
     body: ReporterMessageIn,
     _attempt: int = 0,
 ) -> tuple[TicketMessage, bool]:
-    """Appends a further message and the details it brings; a retried delivery of the same
-    message_id is a no-op."""
+    """Appends a further message and the information it brings; a retried delivery of the
+    same message_id is a no-op.
+
+    A message adds, it never takes away: the reporter's phone number is never replaced (a
+    different one is kept with the message), priority only rises (rules/priority.py), and a
+    message from another sender (rules/senders.py) changes nothing but its own flag."""
     if body.message_id:
         existing = session.exec(
             select(TicketMessage).where(
@@ -283,36 +327,29 @@ def append_reporter_message(
         ).first()
         if existing is not None:
             return existing, False
-    if body.province is not None and body.province not in settings.provinces:
-        raise Invalid(f"province: '{body.province}' is not one of the configured provinces")
+    try:
+        province = province_in_force(settings, body.province)
+    except UnknownValue as exc:
+        raise Invalid(str(exc)) from None
     actor = caller.username
     now = utcnow()
+    sender = sender_of(ticket.sender_ref, body.sender_ref)
     message = TicketMessage(
         ticket_id=ticket.id,
         direction="in",
         text=body.text,
         at=body.at or now,
         dedupe_key=body.message_id,
+        sender=sender,
     )
     session.add(message)
-    _event(session, ticket, actor, "reporter_message", None, None)
-    for name in ("province", "country"):
-        value = getattr(body, name)
-        if value is not None and value != getattr(ticket, name):
-            _event(session, ticket, actor, name, getattr(ticket, name), value)
-            setattr(ticket, name, value)
-    if body.location is not None:
-        ticket.location = body.location.model_dump()
-        _event(session, ticket, actor, "location", None, "shared")
-    if body.phone is not None:
-        phone = body.phone
-        ticket.reporter_phone = phone
-        ticket.phone_hash = get_cipher().blind_index("phone", phone)
-        _event(session, ticket, actor, "reporter_phone", None, "updated")
-    if raises(ticket.priority, body.priority):
-        _event(session, ticket, actor, "priority", ticket.priority, body.priority)
-        ticket.priority = body.priority
-        ticket.due_at = due_at(settings.service_levels_hours, body.priority, ticket.created_at)
+    if sender == ANOTHER_SENDER:
+        # Someone else who knows the code: heard, shown to staff as such, trusted with nothing.
+        _event(session, ticket, actor, "another_sender_message", None, _offered(body))
+        ticket.other_sender = True
+    else:
+        _event(session, ticket, actor, "reporter_message", None, None)
+        _apply_details(session, settings, ticket, actor, body, province, message)
     _touch(ticket, now)
     try:
         _save_versioned(session, ticket)
@@ -324,7 +361,54 @@ def append_reporter_message(
             raise
         session.refresh(ticket)
         return append_reporter_message(session, settings, caller, ticket, body, _attempt + 1)
+    record(
+        session,
+        actor,
+        "message",
+        ticket.id,
+        "from another sender" if sender == ANOTHER_SENDER else None,
+    )
+    session.commit()
     return message, True
+
+
+def _offered(body: ReporterMessageIn) -> str | None:
+    """Which details another sender's message offered and were not applied (names only)."""
+    names = [
+        n for n in ("province", "country", "phone", "priority", "location") if getattr(body, n)
+    ]
+    return f"not applied: {', '.join(names)}" if names else None
+
+
+def _apply_details(
+    session: Session,
+    settings: Settings,
+    ticket: Ticket,
+    actor: str,
+    body: ReporterMessageIn,
+    province: str | None,
+    message: TicketMessage,
+) -> None:
+    for name, value in (("province", province), ("country", body.country)):
+        if value is not None and value != getattr(ticket, name):
+            _event(session, ticket, actor, name, getattr(ticket, name), value)
+            setattr(ticket, name, value)
+    if body.location is not None:
+        ticket.location = body.location.model_dump()
+        _event(session, ticket, actor, "location", None, "shared")
+    if body.phone is not None and body.phone != ticket.reporter_phone:
+        if ticket.reporter_phone is None and not ticket.anonymous:
+            ticket.reporter_phone = body.phone
+            ticket.phone_hash = get_cipher().blind_index("phone", body.phone)
+            _event(session, ticket, actor, "reporter_phone", None, "added")
+        else:
+            # Contact data is never overwritten: the number stays with the message for staff.
+            message.phone = body.phone
+            _event(session, ticket, actor, "phone_offered", None, "kept with the message")
+    if raises(ticket.priority, body.priority):
+        _event(session, ticket, actor, "priority", ticket.priority, body.priority)
+        ticket.priority = str(body.priority)
+        ticket.due_at = due_at(settings.service_levels_hours, ticket.priority, ticket.created_at)
 
 
 def claim_replies(
@@ -334,7 +418,8 @@ def claim_replies(
     limit: int,
     channels: list[str] | None = None,
 ) -> list[OutboundReply]:
-    """Leases queued replies (and those whose lease ran out) to the calling bot process.
+    """Leases queued replies (and those whose lease ran out) of the tickets the calling bot
+    filed, to the calling bot process.
 
     A reply whose delivery result never comes back is handed out again after the lease, which
     gives at-least-once delivery; the bot de-duplicates by reply id on its side.
@@ -346,6 +431,7 @@ def claim_replies(
             (col(Reply.state) == ReplyState.queued)
             | ((col(Reply.state) == ReplyState.sending) & (col(Reply.lease_until) < now))
         )
+        .where(col(Reply.ticket_id).in_(select(Ticket.id).where(filed_by_clause(caller))))
         .where(col(Reply.channel).in_(channels) if channels else True)
         .order_by(Reply.id)
         .limit(limit)
@@ -389,23 +475,50 @@ def claim_replies(
 def record_delivery(
     session: Session, caller: Caller, reply_id: int, delivered: bool, error: str | None
 ) -> Reply:
-    reply = session.get(Reply, reply_id)
+    """Records the bot's report on a reply of a ticket it filed (LookupError for any other).
+
+    Idempotent and race-free: the reply moves in one conditional UPDATE, so of concurrent or
+    repeated reports one changes it and the others change nothing. A delivery is final; a
+    failure only counts for a reply being sent."""
+    reply = session.exec(
+        select(Reply)
+        .where(Reply.id == reply_id)
+        .where(col(Reply.ticket_id).in_(select(Ticket.id).where(filed_by_clause(caller))))
+    ).first()
     if reply is None:
         raise LookupError(reply_id)
-    if reply.state == ReplyState.delivered:
-        return reply  # a repeated report of the same delivery changes nothing
+    now = utcnow()
+    if delivered:
+        values: dict[str, object] = {
+            "state": ReplyState.delivered,
+            "lease_until": None,
+            "last_error": None,
+            "delivered_at": now,
+        }
+        still = col(Reply.state) != ReplyState.delivered
+    else:
+        values = {
+            "state": ReplyState.failed,
+            "lease_until": None,
+            "last_error": (error or "delivery failed")[:500],
+        }
+        still = col(Reply.state) == ReplyState.sending
+    moved = session.execute(
+        update(Reply)
+        .where(col(Reply.id) == reply_id, still)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
     ticket = session.get(Ticket, reply.ticket_id)
     assert ticket is not None
-    now = utcnow()
-    reply.state = ReplyState.delivered if delivered else ReplyState.failed
-    reply.lease_until = None
-    reply.last_error = None if delivered else (error or "delivery failed")[:500]
-    if delivered:
-        reply.delivered_at = now
-    session.add(reply)
-    _event(session, ticket, caller.username, f"reply_{reply.state}", None, str(reply.id))
-    _touch(ticket, now)
-    _save_versioned(session, ticket)
+    outcome = "delivered" if delivered else "failed"
+    record(session, caller.username, "delivery_result", ticket.id, f"reply {reply_id} {outcome}")
+    if moved.rowcount == 1:  # type: ignore[attr-defined]
+        _event(session, ticket, caller.username, f"reply_{outcome}", None, str(reply_id))
+        _bump(session, ticket, now)
+    else:
+        session.commit()
+    session.refresh(reply)
     return reply
 
 
@@ -413,11 +526,20 @@ def retry_reply(session: Session, caller: Caller, ticket: Ticket, reply_id: int)
     reply = session.get(Reply, reply_id)
     if reply is None or reply.ticket_id != ticket.id:
         raise LookupError(reply_id)
-    if reply.state != ReplyState.failed:
-        raise Conflict(f"only a failed reply can be retried; this one is {reply.state}")
-    reply.state = ReplyState.queued
-    session.add(reply)
+    # One conditional UPDATE: of two people pressing retry at once, one queues it again.
+    moved = session.execute(
+        update(Reply)
+        .where(col(Reply.id) == reply_id, col(Reply.state) == ReplyState.failed)
+        .values(state=ReplyState.queued)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        session.refresh(reply)
+        raise Conflict(
+            f"only a failed reply can be retried; this one is {reply.state} (reload the ticket)"
+        )
     _event(session, ticket, caller.username, "reply_retry", None, str(reply.id))
-    _touch(ticket, utcnow())
-    _save_versioned(session, ticket)
+    _bump(session, ticket, utcnow())
+    session.refresh(reply)
     return reply

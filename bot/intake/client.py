@@ -21,7 +21,17 @@ from bot.intake.outbox import Outbox
 from bot.intake.port import IntakeUnavailable, TicketDraft, TicketStatus, TicketUpdate
 from bot.intake.transport import IntakeTransport, Rejected, Unavailable
 from bot.models import OutboxItem
-from intake_api.refcodes import new_reference_code
+from intake_api.crypto import get_cipher
+from intake_api.refcodes import new_reference_code, normalize_reference_code
+
+
+def sender_ref(reference_code: str, conversation_id: str) -> str:
+    """Who writes to a ticket, as the API sees it: a keyed hash of the conversation, bound to
+    the ticket. Equal for the reporter's own messages, different for anyone else who knows the
+    code (docs/api.md, Roles); it names nobody, and one person's refs on two tickets do not
+    match, so the API cannot link an anonymous reporter's tickets by it."""
+    code = normalize_reference_code(reference_code) or reference_code
+    return get_cipher().blind_index("sender", code, conversation_id)
 
 
 def intake_body(draft: TicketDraft, reference_code: str) -> dict[str, Any]:
@@ -38,6 +48,7 @@ def intake_body(draft: TicketDraft, reference_code: str) -> dict[str, Any]:
             "name": draft.name if consent else None,
             "anonymous": draft.anonymous,
             "consent_to_contact": consent,
+            "sender_ref": sender_ref(reference_code, draft.conversation_id),
         },
         "transcript": [asdict(line) for line in draft.transcript][-200:],
         "nlu": draft.nlu,
@@ -57,8 +68,10 @@ def intake_body(draft: TicketDraft, reference_code: str) -> dict[str, Any]:
     }
 
 
-def append_body(update: TicketUpdate) -> dict[str, Any]:
+def append_body(update: TicketUpdate, reference_code: str) -> dict[str, Any]:
     body: dict[str, Any] = {"text": update.text, "message_id": update.message_id}
+    if update.conversation_id:
+        body["sender_ref"] = sender_ref(reference_code, update.conversation_id)
     for name in ("province", "country", "phone", "priority"):
         value = getattr(update, name)
         if value is not None:
@@ -128,7 +141,7 @@ class IntakeClient:
         key = f"bot:append:{reference_code}:{update.message_id}"[:100]
         if self._filed_with(key) is not None:
             return  # the same platform message already queued (a retried webhook)
-        self._queue("append", reference_code, key, append_body(update))
+        self._queue("append", reference_code, key, append_body(update, reference_code))
 
     def lookup_status(self, reference_code: str) -> TicketStatus | None:
         waiting = self._waiting_create(reference_code)

@@ -17,8 +17,14 @@ from intake_api.intake import IdempotencyConflict, ReferenceCodeTaken, UnknownVa
 from intake_api.models import User
 from intake_api.schemas import DeliveryResult, IntakeIn, IntakeOut, ReporterMessageIn
 from intake_api.state import AppState
-from intake_api.tickets import find_by_reference
-from intake_api.workflow import Invalid, append_reporter_message, claim_replies, record_delivery
+from intake_api.tickets import TicketNotFound, find_filed_by_reference, lookup_status
+from intake_api.workflow import (
+    Conflict,
+    Invalid,
+    append_reporter_message,
+    claim_replies,
+    record_delivery,
+)
 
 
 class InProcessTransport:
@@ -53,7 +59,7 @@ class InProcessTransport:
                     self._state.cipher,
                     payload,
                     idempotency_key,
-                    caller.username,
+                    caller,
                 )
                 return IntakeOut.model_validate(ticket, from_attributes=True).model_dump(
                     mode="json"
@@ -70,24 +76,27 @@ class InProcessTransport:
         try:
             with self._session() as session:
                 caller = self._caller(session)
-                ticket = find_by_reference(session, reference_code)
-                if ticket is None:
-                    raise Rejected(404, "No report has this reference code.")
+                ticket = find_filed_by_reference(session, caller, reference_code)
                 _, created = append_reporter_message(
                     session, self._state.settings, caller, ticket, payload
                 )
                 return {"ticket_id": ticket.id, "appended": created}
+        except TicketNotFound:
+            raise Rejected(404, "No report has this reference code.") from None
         except Invalid as exc:
             raise Rejected(422, str(exc)) from None
+        except Conflict as exc:
+            raise Rejected(409, str(exc)) from None
         except OperationalError as exc:
             raise Unavailable("database") from exc
 
     def status(self, reference_code: str) -> dict[str, Any] | None:
         try:
             with self._session() as session:
-                self._caller(session)
-                ticket = find_by_reference(session, reference_code)
-                if ticket is None:
+                caller = self._caller(session)
+                try:
+                    ticket = lookup_status(session, caller, reference_code)
+                except TicketNotFound:
                     return None
                 return {
                     "reference_code": ticket.reference_code,
@@ -110,11 +119,15 @@ class InProcessTransport:
             raise Unavailable("database") from exc
 
     def report_delivery(self, reply_id: int, delivered: bool, error: str | None) -> None:
-        result = DeliveryResult(state="delivered" if delivered else "failed", error=error)
+        result = DeliveryResult(
+            state="delivered" if delivered else "failed", error=error[:500] if error else None
+        )
         try:
             with self._session() as session:
                 caller = self._caller(session)
-                record_delivery(session, caller, reply_id, result.state == "delivered", error)
+                record_delivery(
+                    session, caller, reply_id, result.state == "delivered", result.error
+                )
         except LookupError:
             raise Rejected(404, f"There is no reply {reply_id}.") from None
         except OperationalError as exc:

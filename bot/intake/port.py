@@ -51,6 +51,10 @@ class TicketUpdate:
     phone: str | None = None
     priority: str | None = None  # only ever raised, never lowered, by the bot
     extra: dict[str, Any] = field(default_factory=dict)
+    # The conversation the message came from. The intake client sends the API only a keyed
+    # hash of it, bound to the ticket, so a message from anyone but the reporter (someone else
+    # who knows the code) is kept as from "another sender" and changes nothing on the ticket.
+    conversation_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from intake_api.audit import record
 from intake_api.console.session import ConsoleSession
 from intake_api.console.web import PREFIX, SignedIn, form_of, go, page, require, settings_of
 from intake_api.deps import SessionDep
@@ -106,12 +105,17 @@ async def create(request: Request, sess: SignedIn, db: SessionDep) -> Response:
         )
         check_agency(body.agency, settings_of(request).agency_codes)
         user = create_user(
-            db, body.username, body.password, list(body.roles), body.agency, body.full_name
+            db,
+            body.username,
+            body.password,
+            list(body.roles),
+            body.agency,
+            body.full_name,
+            agencies=settings_of(request).agency_codes,
+            actor=sess.caller.username,
         )
     except (ValidationError, UserError) as exc:
         return _admin_page(request, sess, db, 422, error=_problem(exc), draft=draft)
-    record(db, sess.caller.username, "user_created", None, user.username)
-    db.commit()
     if random:
         # Shown once in this answer, never put in a URL or a log.
         one_time = {"username": user.username, "password": password}
@@ -135,11 +139,10 @@ async def change_roles(username: str, request: Request, sess: SignedIn, db: Sess
             _text(form, "agency") or None,
             settings_of(request).agency_codes,
             _text(form, "full_name")[:200] or None,
+            actor=sess.caller.username,
         )
     except UserError as exc:
         return _admin_page(request, sess, db, 422, error=_problem(exc))
-    record(db, sess.caller.username, "user_updated", None, f"{user.username}: {user.roles}")
-    db.commit()
     return go(request, sess, "/admin", anchor=f"user-{user.username}", ok="updated")
 
 
@@ -152,11 +155,9 @@ async def reset_password(
     random = form.get("random") == "1"
     password = secrets.token_urlsafe(15) if random else _text(form, "password")
     try:
-        user = set_password(db, username, password)
+        user = set_password(db, username, password, actor=sess.caller.username)
     except UserError as exc:
         return _admin_page(request, sess, db, 422, error=_problem(exc))
-    record(db, sess.caller.username, "password_set", None, user.username)
-    db.commit()
     if random:
         one_time = {"username": user.username, "password": password}
         return _admin_page(request, sess, db, 200, one_time=one_time, done="password")

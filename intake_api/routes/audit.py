@@ -1,26 +1,27 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlmodel import col, func, select
 
 from intake_api.deps import SessionDep, SupervisorDep
+from intake_api.errors import SIGNED_IN, error_responses
 from intake_api.models import AuditRecord
-from intake_api.schemas import AuditOut, AuditPage, assume_vietnam_time
+from intake_api.routes.filters import instant
+from intake_api.schemas import NO_NUL_PATTERN, AuditOut, AuditPage, FilterTime
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=error_responses(*SIGNED_IN))
 
 
 @router.get("", response_model=AuditPage)
 def list_audit(
     caller: SupervisorDep,
     session: SessionDep,
-    actor: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")] = None,
-    ticket_id: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")] = None,
-    action: Annotated[str | None, Query(max_length=32, pattern=r"^[^\x00]*$")] = None,
-    since: datetime | None = None,
+    actor: Annotated[str | None, Query(max_length=64, pattern=NO_NUL_PATTERN)] = None,
+    ticket_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL_PATTERN)] = None,
+    action: Annotated[str | None, Query(max_length=32, pattern=NO_NUL_PATTERN)] = None,
+    since: FilterTime | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
@@ -32,7 +33,7 @@ def list_audit(
     if action:
         stmt = stmt.where(AuditRecord.action == action)
     if since:
-        stmt = stmt.where(AuditRecord.at >= assume_vietnam_time(since))
+        stmt = stmt.where(AuditRecord.at >= instant(since))
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
     rows = session.exec(
         stmt.order_by(col(AuditRecord.id).desc()).offset((page - 1) * page_size).limit(page_size)

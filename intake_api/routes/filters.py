@@ -6,51 +6,66 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import HTTPException, Query
+from fastapi import Query
 
+from intake_api.deps import SettingsDep
 from intake_api.enums import Channel, Priority, Status
-from intake_api.schemas import assume_vietnam_time
+from intake_api.schemas import NO_NUL_PATTERN, FilterTime, assume_vietnam_time
 from intake_api.tickets import TicketFilters
 
-FilterText = Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")]
+FilterText = Annotated[str | None, Query(max_length=100, pattern=NO_NUL_PATTERN)]
 
 
-def _instant(value: datetime | None, name: str) -> datetime | None:
-    """The filter as an aware instant; a time at the edge of the calendar (year 1 with a
-    positive offset) cannot be turned into UTC and is refused rather than crashing."""
+def instant(value: datetime | None) -> datetime | None:
+    """A filter time as an aware UTC instant (a time without a zone is Vietnam's). One at the
+    very edge of the calendar (year 1 with a positive offset) is the earliest instant there is,
+    so every well-formed time is a usable bound."""
+    aware = assume_vietnam_time(value)
+    if aware is None:
+        return None
     try:
-        aware = assume_vietnam_time(value)
-        return aware.astimezone(UTC) if aware is not None else None
+        return aware.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise HTTPException(
-            status_code=422, detail=f"{name}: give a date and time between the years 1 and 9999."
-        ) from None
+        return (
+            datetime.min.replace(tzinfo=UTC)
+            if aware.year == 1
+            else datetime.max.replace(tzinfo=UTC)
+        )
 
 
 def ticket_filters(
+    settings: SettingsDep,
     status_: Annotated[list[Status] | None, Query(alias="status")] = None,
     priority: Annotated[list[Priority] | None, Query()] = None,
     agency: FilterText = None,
-    province: FilterText = None,
+    province: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            pattern=NO_NUL_PATTERN,
+            description="A province in force, or a pre-2025 name (mapped to its unit).",
+        ),
+    ] = None,
     channel: Channel | None = None,
     assignee: FilterText = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: Annotated[
+        FilterTime | None, Query(description="Created at or after (inclusive).")
+    ] = None,
+    created_to: Annotated[
+        FilterTime | None,
+        Query(description="Created before (exclusive); not after created_from finds nothing."),
+    ] = None,
     q: FilterText = None,
 ) -> TicketFilters:
-    start, end = _instant(created_from, "created_from"), _instant(created_to, "created_to")
-    if start is not None and end is not None and start >= end:
-        raise HTTPException(
-            status_code=422, detail="created_from: must be earlier than created_to."
-        )
     return TicketFilters(
         status=[s.value for s in status_] if status_ else None,
         priority=[p.value for p in priority] if priority else None,
         agency=agency,
-        province=province,
+        # A name that is no province finds nothing, as any filter value that matches nothing.
+        province=(settings.province_names.canonical(province) or province) if province else None,
         channel=channel.value if channel else None,
         assignee=assignee,
-        created_from=start,
-        created_to=end,
+        created_from=instant(created_from),
+        created_to=instant(created_to),
         q=q,
     )

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -10,7 +13,20 @@ from intake_api.deps import SessionDep, StateDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+class HealthOut(BaseModel):
+    # "degraded": the service answers, but a part served beside it (a channel) is down.
+    status: Literal["ok", "degraded", "unavailable"]
+    database: Literal["ok", "unreachable"]
+    # Each channel of the bot served in the same process: "ok" or "degraded".
+    channels: dict[str, Literal["ok", "degraded"]] | None = None
+
+
+@router.get(
+    "/healthz",
+    response_model=HealthOut,
+    response_model_exclude_none=True,
+    responses={503: {"model": HealthOut, "description": "The database does not answer."}},
+)
 def healthz(session: SessionDep, state: StateDep) -> JSONResponse:
     """The database, and the parts served beside the API: one platform that cannot be reached
     degrades its channel (reported here), never the service."""

@@ -14,4 +14,13 @@ router = APIRouter(tags=["health"])
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(state: StateDep) -> Response:
-    return Response(render([app_registry(state.gauges)]), media_type=CONTENT_TYPE_LATEST)
+    # Unhandled faults of this process by route template and exception name (never what the
+    # request said), beside the series of intake_api.metrics.
+    lines = [
+        "# HELP hotline_unhandled_errors_total Requests that failed with an unhandled error.",
+        "# TYPE hotline_unhandled_errors_total counter",
+    ]
+    for (route, error), count in sorted(state.errors.items()):
+        lines.append(f'hotline_unhandled_errors_total{{route="{route}",error="{error}"}} {count}')
+    faults = ("\n".join(lines) + "\n").encode()
+    return Response(render([app_registry(state.gauges)]) + faults, media_type=CONTENT_TYPE_LATEST)

@@ -8,8 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 
 from intake_api.audit import record
 from intake_api.deps import SessionDep, SettingsDep, SupervisorDep
+from intake_api.errors import SIGNED_IN, error_responses
 from intake_api.reports import (
     CSV_TYPE,
+    MAX_YEAR,
+    MIN_YEAR,
     XLSX_TYPE,
     BadPeriod,
     parse_period,
@@ -21,7 +24,7 @@ from intake_api.routes.filters import ticket_filters
 from intake_api.stats import Grouping, StatsOut, compute_stats
 from intake_api.tickets import TicketFilters
 
-router = APIRouter(prefix="/api/v1", tags=["statistics"])
+router = APIRouter(prefix="/api/v1", tags=["statistics"], responses=error_responses(*SIGNED_IN))
 
 
 @router.get("/stats", response_model=StatsOut)
@@ -43,14 +46,22 @@ def get_stats(
     responses={
         200: {
             "description": "The report as a download.",
-            "content": {XLSX_TYPE: {}, "text/csv": {}},
+            "content": {
+                XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
         },
-        422: {"description": "The year or period is not one we report on."},
     },
 )
 def get_report(
-    year: int,
-    period: Annotated[str, Path(max_length=16, description="Q1, Q2, Q3, Q4, H1, H2 or year.")],
+    year: Annotated[int, Path(ge=MIN_YEAR, le=MAX_YEAR)],
+    period: Annotated[
+        str,
+        Path(
+            pattern=r"^([Qq][1-4]|[Hh][12]|[Yy][Ee][Aa][Rr])$",
+            description="Q1, Q2, Q3, Q4, H1, H2 or year (any case).",
+        ),
+    ],
     caller: SupervisorDep,
     session: SessionDep,
     settings: SettingsDep,

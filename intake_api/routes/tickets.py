@@ -7,9 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
 from intake_api.deps import Caller, SessionDep, SettingsDep, StaffDep
+from intake_api.errors import SIGNED_IN, WITH_BODY, error_responses
 from intake_api.models import Ticket
 from intake_api.routes.filters import ticket_filters
 from intake_api.schemas import (
+    INT32_MAX,
+    INT64_MAX,
     NoteIn,
     NoteOut,
     ReferralDecision,
@@ -23,16 +26,12 @@ from intake_api.schemas import (
 )
 from intake_api.tickets import (
     TicketFilters,
-    TicketNotFound,
     detail,
     get_visible,
     list_page,
     summaries,
 )
 from intake_api.workflow import (
-    Conflict,
-    Forbidden,
-    Invalid,
     add_note,
     apply_patch,
     decide_referral,
@@ -41,32 +40,23 @@ from intake_api.workflow import (
     retry_reply,
 )
 
-router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+router = APIRouter(
+    prefix="/api/v1/tickets", tags=["tickets"], responses=error_responses(*SIGNED_IN)
+)
 
-# Row ids are bounded so an absurd number is a 422, not a database overflow.
-RowId = Annotated[int, Path(ge=1, le=2**62)]
+# Row ids are bounded by their columns, so an absurd number is a 422, not a database overflow.
+ReferralId = Annotated[int, Path(ge=1, le=INT32_MAX)]
+ReplyId = Annotated[int, Path(ge=1, le=INT64_MAX)]
 # Ticket ids are 32 hex digits; anything else cannot name a ticket (and a NUL byte would
 # otherwise reach PostgreSQL, which refuses it).
 TicketId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_\-]+$")]
+ON_A_TICKET = error_responses(404)
 
 
-def load(session: SessionDep, caller: Caller, ticket_id: str) -> Ticket:
-    try:
-        return get_visible(session, caller, ticket_id)
-    except TicketNotFound:
-        raise HTTPException(
-            status_code=404, detail=f"No ticket has the id '{ticket_id}'."
-        ) from None
-
-
-def _raise_for(exc: Exception) -> None:
-    if isinstance(exc, Conflict):
-        raise HTTPException(status_code=409, detail=str(exc)) from None
-    if isinstance(exc, Forbidden):
-        raise HTTPException(status_code=403, detail=str(exc)) from None
-    if isinstance(exc, Invalid):
-        raise HTTPException(status_code=422, detail=str(exc)) from None
-    raise exc
+def load(session: SessionDep, caller: Caller, ticket_id: str, for_update: bool = False) -> Ticket:
+    """The ticket if the caller may see it; 404 otherwise (and a denied one is audited).
+    An edit loads it `for_update` (see tickets.get_visible)."""
+    return get_visible(session, caller, ticket_id, for_update)
 
 
 @router.get("", response_model=TicketPage)
@@ -81,12 +71,16 @@ def list_tickets(
     return TicketPage(items=summaries(session, rows), total=total, page=page, page_size=page_size)
 
 
-@router.get("/{ticket_id}", response_model=TicketDetail)
+@router.get("/{ticket_id}", response_model=TicketDetail, responses=ON_A_TICKET)
 def get_ticket(ticket_id: TicketId, caller: StaffDep, session: SessionDep) -> TicketDetail:
     return detail(session, caller, load(session, caller, ticket_id))
 
 
-@router.patch("/{ticket_id}", response_model=TicketDetail)
+@router.patch(
+    "/{ticket_id}",
+    response_model=TicketDetail,
+    responses=error_responses(404, 409, *WITH_BODY),
+)
 def patch_ticket(
     ticket_id: TicketId,
     body: TicketPatch,
@@ -94,22 +88,30 @@ def patch_ticket(
     session: SessionDep,
     settings: SettingsDep,
 ) -> TicketDetail:
-    ticket = load(session, caller, ticket_id)
-    try:
-        apply_patch(session, settings, caller, ticket, body)
-    except (Conflict, Forbidden, Invalid) as exc:
-        _raise_for(exc)
+    """Status, priority, agencies, assignee. Without `version`, an assignee claims the ticket
+    and is refused (409) while someone else holds it; an empty patch changes nothing."""
+    ticket = load(session, caller, ticket_id, for_update=True)
+    apply_patch(session, settings, caller, ticket, body)
     return detail(session, caller, load(session, caller, ticket_id))
 
 
-@router.post("/{ticket_id}/notes", response_model=NoteOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{ticket_id}/notes",
+    response_model=NoteOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, *WITH_BODY),
+)
 def post_note(ticket_id: TicketId, body: NoteIn, caller: StaffDep, session: SessionDep) -> NoteOut:
+    """An internal note; notes never conflict, however many are written at once."""
     note = add_note(session, caller, load(session, caller, ticket_id), body.text)
     return NoteOut.model_validate(note, from_attributes=True)
 
 
 @router.post(
-    "/{ticket_id}/referrals", response_model=ReferralOut, status_code=status.HTTP_201_CREATED
+    "/{ticket_id}/referrals",
+    response_model=ReferralOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 409, *WITH_BODY),
 )
 def post_referral(
     ticket_id: TicketId,
@@ -118,23 +120,20 @@ def post_referral(
     session: SessionDep,
     settings: SettingsDep,
 ) -> ReferralOut:
-    ticket = load(session, caller, ticket_id)
-    try:
-        referral = refer(session, settings, caller, ticket, body.to_agency, body.reason)
-    except (Conflict, Invalid) as exc:
-        _raise_for(exc)
+    ticket = load(session, caller, ticket_id, for_update=True)
+    referral = refer(session, settings, caller, ticket, body.to_agency, body.reason)
     return ReferralOut.model_validate(referral, from_attributes=True)
 
 
 def _decide(
-    ticket_id: TicketId,
-    referral_id: RowId,
+    ticket_id: str,
+    referral_id: int,
     body: ReferralDecision | None,
     caller: Caller,
     session: SessionDep,
     accept: bool,
 ) -> ReferralOut:
-    ticket = load(session, caller, ticket_id)
+    ticket = load(session, caller, ticket_id, for_update=True)
     try:
         referral = decide_referral(
             session, caller, ticket, referral_id, accept, body.note if body else None
@@ -143,26 +142,36 @@ def _decide(
         raise HTTPException(
             status_code=404, detail=f"This ticket has no referral {referral_id}."
         ) from None
-    except (Conflict, Forbidden) as exc:
-        _raise_for(exc)
     return ReferralOut.model_validate(referral, from_attributes=True)
 
 
-@router.post("/{ticket_id}/referrals/{referral_id}/accept", response_model=ReferralOut)
+DECISION_ERRORS = error_responses(404, 409, *WITH_BODY)
+
+
+@router.post(
+    "/{ticket_id}/referrals/{referral_id}/accept",
+    response_model=ReferralOut,
+    responses=DECISION_ERRORS,
+)
 def accept_referral(
     ticket_id: TicketId,
-    referral_id: RowId,
+    referral_id: ReferralId,
     caller: StaffDep,
     session: SessionDep,
     body: ReferralDecision | None = None,
 ) -> ReferralOut:
+    """The receiving agency takes the ticket on, whatever happened to its agencies since."""
     return _decide(ticket_id, referral_id, body, caller, session, accept=True)
 
 
-@router.post("/{ticket_id}/referrals/{referral_id}/return", response_model=ReferralOut)
+@router.post(
+    "/{ticket_id}/referrals/{referral_id}/return",
+    response_model=ReferralOut,
+    responses=DECISION_ERRORS,
+)
 def return_referral(
     ticket_id: TicketId,
-    referral_id: RowId,
+    referral_id: ReferralId,
     caller: StaffDep,
     session: SessionDep,
     body: ReferralDecision | None = None,
@@ -170,21 +179,27 @@ def return_referral(
     return _decide(ticket_id, referral_id, body, caller, session, accept=False)
 
 
-@router.post("/{ticket_id}/replies", response_model=ReplyOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{ticket_id}/replies",
+    response_model=ReplyOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 409, *WITH_BODY),
+)
 def post_reply(
     ticket_id: TicketId, body: ReplyIn, caller: StaffDep, session: SessionDep
 ) -> ReplyOut:
     ticket = load(session, caller, ticket_id)
-    try:
-        reply = queue_reply(session, caller, ticket, body.text)
-    except Conflict as exc:
-        _raise_for(exc)
+    reply = queue_reply(session, caller, ticket, body.text)
     return ReplyOut.model_validate(reply, from_attributes=True)
 
 
-@router.post("/{ticket_id}/replies/{reply_id}/retry", response_model=ReplyOut)
+@router.post(
+    "/{ticket_id}/replies/{reply_id}/retry",
+    response_model=ReplyOut,
+    responses=error_responses(404, 409),
+)
 def post_reply_retry(
-    ticket_id: TicketId, reply_id: RowId, caller: StaffDep, session: SessionDep
+    ticket_id: TicketId, reply_id: ReplyId, caller: StaffDep, session: SessionDep
 ) -> ReplyOut:
     ticket = load(session, caller, ticket_id)
     try:
@@ -193,6 +208,4 @@ def post_reply_retry(
         raise HTTPException(
             status_code=404, detail=f"This ticket has no reply {reply_id}."
         ) from None
-    except Conflict as exc:
-        _raise_for(exc)
     return ReplyOut.model_validate(reply, from_attributes=True)

@@ -22,3 +22,13 @@ def check_routing(configured: Iterable[str], used: Mapping[str, Iterable[str]]) 
                     f"(configured agencies: {', '.join(sorted(known))}); add it to "
                     "[[api.agencies]] in the settings file or change the routing"
                 )
+
+
+def check_account_agency(configured: Iterable[str], agency: str) -> None:
+    """Refuses an account for an agency the deployment does not have: it would see nothing,
+    and tickets assigned to it would be silently lost to its agency."""
+    known = list(configured)
+    if agency not in known:
+        raise UnknownAgency(
+            f"unknown agency '{agency}'; the configured agencies are {', '.join(known)}"
+        )

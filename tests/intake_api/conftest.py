@@ -32,6 +32,10 @@ ROLES = {
     "admin": ("admin", None),
     "bot": ("service", None),
     "border": ("police", "border_guard"),
+    # An outside integration: files tickets and follows up on its own, nothing else.
+    "partner": ("partner", None),
+    # A second service account: it must not reach what the first one filed.
+    "otherbot": ("service", None),
 }
 
 _keys = itertools.count()
@@ -56,16 +60,28 @@ class Api:
     def patch(self, who: str, url: str, **kw: Any) -> Any:
         return self.client.patch(url, headers=self.headers(who), **kw)
 
-    def intake(self, body: dict[str, Any] | None = None, key: str | None = None) -> Any:
+    def intake(
+        self, body: dict[str, Any] | None = None, key: str | None = None, who: str = "bot"
+    ) -> Any:
         key = key or f"test-key-{next(_keys):06d}"
         return self.post(
-            "bot", "/api/v1/intake", json=body or intake_body(), headers={"Idempotency-Key": key}
+            who, "/api/v1/intake", json=body or intake_body(), headers={"Idempotency-Key": key}
         )
 
-    def new_ticket(self, **overrides: Any) -> dict[str, Any]:
-        response = self.intake(intake_body(**overrides))
+    def new_ticket(self, who: str = "bot", **overrides: Any) -> dict[str, Any]:
+        response = self.intake(intake_body(**overrides), who=who)
         assert response.status_code == 201, response.text
         return response.json()
+
+    def detail(self, ticket_id: str, who: str = "operator") -> dict[str, Any]:
+        response = self.get(who, f"/api/v1/tickets/{ticket_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def audit(self, **params: Any) -> list[dict[str, Any]]:
+        response = self.get("supervisor", "/api/v1/audit", params={"page_size": 500, **params})
+        assert response.status_code == 200, response.text
+        return response.json()["items"]
 
 
 def intake_body(
@@ -116,9 +132,8 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
-@pytest.fixture
-def api(engine: Engine, settings: Settings) -> Iterator[Api]:
-    app = create_app(settings, engine)
+def add_accounts(engine: Engine) -> dict[str, str]:
+    """One account per entry of ROLES, each with a bearer token."""
     tokens = {}
     with Session(engine) as session:
         for name, (role, agency) in ROLES.items():
@@ -126,5 +141,12 @@ def api(engine: Engine, settings: Settings) -> Iterator[Api]:
             session.add(user)
             session.commit()
             tokens[name] = issue_token(session, user, timedelta(hours=1))
+    return tokens
+
+
+@pytest.fixture
+def api(engine: Engine, settings: Settings) -> Iterator[Api]:
+    app = create_app(settings, engine)
+    tokens = add_accounts(engine)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, engine=engine, tokens=tokens)

@@ -11,7 +11,6 @@ import math
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
-from fastapi.security import OAuth2PasswordRequestForm
 
 from intake_api.console import session as sessions
 from intake_api.console.session import NeedsSignIn
@@ -19,6 +18,7 @@ from intake_api.console.web import PREFIX, page, safe_next, settings_of
 from intake_api.deps import SessionDep
 from intake_api.enums import Role
 from intake_api.identity import TICKET_ROLES
+from intake_api.routes.auth import SignInForm
 from intake_api.routes.auth import login as api_login
 from intake_api.tokens import revoke_token, user_for_token
 
@@ -71,16 +71,14 @@ async def login_submit(request: Request, db: SessionDep) -> Response:
     username, password = _text(form.get("username"))[:200], _text(form.get("password"))[:256]
     if not username.strip() or not password:
         return _login_page(request, 422, "missing", next_path, username=username)
-    credentials = OAuth2PasswordRequestForm(
-        grant_type="password",
-        username=username,
-        password=password,
-        scope="",
-        client_id=None,
-        client_secret=None,
-    )
+    if "\x00" in username or "\x00" in password:
+        return _login_page(request, 401, "wrong", next_path, username="")
+    # The API's own sign-in: one password check, one throttle per account and address.
+    credentials = SignInForm(username=username, password=password)
     try:
-        issued = api_login(credentials, db, settings_of(request))
+        issued = api_login(
+            credentials, request, db, settings_of(request), request.app.state.hotline
+        )
     except HTTPException as exc:
         if exc.status_code == 429:
             retry_after = int((exc.headers or {}).get("Retry-After", "60"))

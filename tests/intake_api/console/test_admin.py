@@ -43,7 +43,7 @@ def test_an_admin_creates_an_operator_who_can_then_sign_in(console: Console) -> 
     assert lan.get("/console").status_code == 200
     with Session(console.api.engine) as session:
         audit = session.exec(select(AuditRecord).where(AuditRecord.action == "user_created")).one()
-    assert audit.actor == "admin" and audit.detail == "lan.nguyen"
+    assert audit.actor == "admin" and audit.detail == "lan.nguyen (operator)"
 
 
 def test_a_random_password_is_shown_once_and_never_put_in_a_url(console: Console) -> None:

@@ -51,7 +51,7 @@ def intake_body(draft: TicketDraft, reference_code: str) -> dict[str, Any]:
             "sender_ref": sender_ref(reference_code, draft.conversation_id),
         },
         "transcript": [asdict(line) for line in draft.transcript][-200:],
-        "nlu": draft.nlu,
+        "nlu": _within_api_bounds(draft.nlu),
         "triage": {
             "priority": draft.triage["priority"],
             "category": draft.triage["category"],
@@ -66,6 +66,20 @@ def intake_body(draft: TicketDraft, reference_code: str) -> dict[str, Any]:
             {"lat": draft.location[0], "lon": draft.location[1]} if draft.location else None
         ),
     }
+
+
+# The API keeps an NLU result's strings to this many characters (intake_api.schemas); the
+# message itself reaches the ticket whole, cut into transcript lines.
+NLU_TEXT_MAX = 4000
+
+
+def _within_api_bounds(parse: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not parse:
+        return parse
+    text = parse.get("text")
+    if isinstance(text, str) and len(text) > NLU_TEXT_MAX:
+        return {**parse, "text": text[:NLU_TEXT_MAX]}
+    return parse
 
 
 def append_body(update: TicketUpdate, reference_code: str) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import defaultdict
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -202,3 +202,9 @@ def webchat_answers(reporter: Reporter, posted: Posted, inbox: Inbox, after: int
             )
         )
     return after
+
+
+def finished(progress: Sequence[Said], reporters: Sequence[Reporter]) -> set[int]:
+    """The reporters (by number) who have written all their messages."""
+    counts = Counter(s.reporter.number for s in progress)
+    return {r.number for r in reporters if counts[r.number] == len(r.texts)}

@@ -96,9 +96,6 @@ class _Weathered:
 
     phones: Phones
     weather: Weather
-    hold_until: float = 0.0
-    hold_seconds: float = 0.0
-    dropped: int = 0
 
     def fail_sends(self, status: int, seconds: float) -> None:
         """Every send answers `status` for the next `seconds`."""
@@ -109,16 +106,8 @@ class _Weathered:
         (delivered meanwhile, as a platform does when the client stopped waiting)."""
         self.weather = Weather(stall_seconds=stall, until=time.monotonic() + seconds)
 
-    def hold_sends(self, hold: float, seconds: float) -> None:
-        """Every send arriving in the next `seconds` waits `hold` seconds before the platform
-        reads it, like a slow network; one whose sender has died meanwhile never arrives (a
-        crash between taking a message to send and the platform receiving it)."""
-        self.hold_seconds = hold
-        self.hold_until = time.monotonic() + seconds
-
     def clear(self) -> None:
         self.weather = Weather()
-        self.hold_until = 0.0
 
     def _now(self) -> Weather | None:
         return self.weather.now()
@@ -136,10 +125,37 @@ def _gone(connection: socket.socket) -> bool:
 
 
 class RecordingTelegram(FakeTelegram, _Weathered):
+    """Also holds sends like a slow network (`hold_sends`, `hold_next_sends`)."""
+
     def __init__(self, phones: Phones, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.phones = phones
         self.weather = Weather()
+        self._hold_lock = threading.Lock()
+        self.hold_until = 0.0
+        self.hold_seconds = 0.0
+        self.hold_count = 0
+        self.dropped = 0  # held sends whose sender died meanwhile
+
+    def hold_sends(self, hold: float, seconds: float) -> None:
+        """Every send arriving in the next `seconds` waits `hold` seconds before the platform
+        reads it, like a slow network; one whose sender has died meanwhile never arrives (a
+        crash between taking a message to send and the platform receiving it)."""
+        self.hold_seconds = hold
+        self.hold_until = time.monotonic() + seconds
+
+    def hold_next_sends(self, count: int, hold: float) -> None:
+        """The next `count` sends wait `hold` seconds before the platform reads them."""
+        self.hold_seconds = hold
+        self.hold_count = count
+
+    def _held(self) -> bool:
+        """Whether the send arriving now is held (and counts it)."""
+        with self._hold_lock:
+            if self.hold_count > 0:
+                self.hold_count -= 1
+                return True
+        return time.monotonic() < self.hold_until
 
     def start(self) -> RecordingTelegram:
         """The fake's own server, with the hold of `hold_sends` in front of its answers."""
@@ -150,10 +166,10 @@ class RecordingTelegram(FakeTelegram, _Weathered):
                 parts = urlsplit(self.path)
                 raw = self.read_body()
                 prefix, _, method = parts.path.rpartition("/")
-                if method == "sendMessage" and time.monotonic() < fake.hold_until:
+                if method == "sendMessage" and fake._held():
                     time.sleep(fake.hold_seconds)
                     if _gone(self.connection):
-                        with fake._lock:
+                        with fake._hold_lock:
                             fake.dropped += 1
                         return
                 if prefix != f"/bot{fake.token}":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from tests.faults.checks import (
     who,
 )
 from tests.faults.conftest import require_fault_run, unavailable
-from tests.faults.drive import Inbox, Key, Said, talk
+from tests.faults.drive import Inbox, Key, Said, finished, talk
 from tests.faults.evidence import Stored, snapshot
 from tests.faults.platforms import Delivery, Phones, RecordingTelegram
 from tests.faults.processes import (
@@ -137,11 +136,6 @@ async def _stream(tmp: Path, database_url: str) -> Run:
         rested,
         telegram.dropped,
     )
-
-
-def finished(progress: list[Said], reporters: list[Reporter]) -> set[int]:
-    counts = Counter(s.reporter.number for s in progress)
-    return {r.number for r in reporters if counts[r.number] == len(r.texts)}
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,13 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from tests.faults.drive import Inbox, Posted, post_until_stored, webchat_answers  # noqa: E402
+from tests.faults.drive import (  # noqa: E402
+    Inbox,
+    Posted,
+    post_until_stored,
+    webchat_answers,
+    webchat_poll,
+)
 from tests.faults.evidence import Stored, codes_in, delivered, snapshot  # noqa: E402
 from tests.faults.platforms import (  # noqa: E402
     Delivery,
@@ -132,6 +138,7 @@ class Figures:
     lost_replies: int = 0
     duplicated_replies: int = 0
     at_rest: bool = True
+    problems: list[str] = field(default_factory=list)  # what was lost or duplicated, and how
 
     @property
     def first_per_s(self) -> float:
@@ -181,6 +188,7 @@ class Load:
         self.open = 0
         self.max_open = clients * 16
         self.reporters: list[Reporter] = []
+        self.conversations: dict[int, Conversation] = {}
         self.sent: list[Sent] = []
         self.waiters: set[asyncio.Task[None]] = set()
         self.started = 0.0
@@ -197,10 +205,20 @@ class Load:
         limits = httpx.Limits(max_connections=self.clients, max_keepalive_connections=self.clients)
         async with httpx.AsyncClient(limits=limits) as client:
             await asyncio.gather(*(self.sender(client) for _ in range(self.clients)))
-        ended = time.time()
-        self.window = (min(self.started + self.warmup, ended), ended)
-        if self.waiters:
-            await asyncio.wait(self.waiters, timeout=35)
+            ended = time.time()
+            self.window = (min(self.started + self.warmup, ended), ended)
+            if self.waiters:
+                await asyncio.wait(self.waiters, timeout=35)
+
+    async def last_poll(self) -> None:
+        """Once the service is at rest, each web-chat page polls a last time (what was sent
+        after its last request)."""
+        async with httpx.AsyncClient() as client:
+            for conversation in self.conversations.values():
+                if conversation.reporter.channel == "webchat":
+                    conversation.after = await webchat_poll(
+                        client, self.base(), conversation.reporter, self.inbox, conversation.after
+                    )
 
     async def next_conversation(self) -> Conversation | None:
         while not self.stopped():
@@ -217,7 +235,8 @@ class Load:
                     lengths=lengths,
                 )
                 self.reporters.append(reporter)
-                return Conversation(reporter)
+                self.conversations[reporter.number] = Conversation(reporter)
+                return self.conversations[reporter.number]
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), 0.05)
@@ -243,12 +262,25 @@ class Load:
                 # The page gets its answers with its own request.
                 after = conversation.after
                 conversation.after = webchat_answers(reporter, posted, self.inbox, after)
-            waiter = asyncio.create_task(self.answer(conversation, sent, seen))
+            waiter = asyncio.create_task(self.answer(client, conversation, sent, seen))
             self.waiters.add(waiter)
             waiter.add_done_callback(self.waiters.discard)
 
-    async def answer(self, conversation: Conversation, sent: Sent, seen: int) -> None:
-        key = (conversation.reporter.channel, conversation.reporter.address)
+    async def answer(
+        self, client: httpx.AsyncClient, conversation: Conversation, sent: Sent, seen: int
+    ) -> None:
+        reporter = conversation.reporter
+        key = (reporter.channel, reporter.address)
+        if reporter.channel == "webchat":
+            # An answer not carried by the page's own request comes with its poll (the page
+            # polls every 4 s; here twice a second, bounded like every wait).
+            for _ in range(60):
+                if self.inbox.count(key) > seen:
+                    break
+                await asyncio.sleep(0.5)
+                conversation.after = await webchat_poll(
+                    client, self.base(), reporter, self.inbox, conversation.after
+                )
         answers = await self.inbox.answer(key, seen, timeout=30.0, quiet=0.3)
         if answers:
             sent.answered_at = answers[0].at
@@ -287,10 +319,19 @@ def measure(
         inbound = stored.inbound_of(sent.reporter.channel, sent.request.message_id)
         received = phones.get((sent.reporter.channel, sent.reporter.address), [])
         rows = stored.replies_to(inbound) if inbound is not None else []
+        name = f"{sent.reporter.kind} #{sent.reporter.number} on {sent.reporter.channel}"
         if inbound is None or inbound.state != "processed" or not rows:
             figures.lost_replies += 1
-        else:
-            figures.lost_replies += sum(1 for row in rows if not delivered(row, received))
+            state = "not stored" if inbound is None else inbound.state
+            figures.problems.append(f"{name} message {sent.index}: {state}, {len(rows)} replies")
+            continue
+        missing = [row for row in rows if not delivered(row, received)]
+        figures.lost_replies += len(missing)
+        figures.problems.extend(
+            f"{name} message {sent.index}: reply {row.id} ({row.state}, {row.attempts} tries, "
+            f"{row.last_error}) never arrived"
+            for row in missing
+        )
     firsts = {s.reporter.number: s for s in load.sent if s.index == 0}
     for reporter in load.reporters:
         key = (reporter.channel, reporter.address)
@@ -299,10 +340,16 @@ def measure(
         if conversation is None:
             continue
         codes = tickets_by_conversation.get(conversation, [])
-        figures.duplicated_tickets += max(0, len(codes) - 1)
+        name = f"{reporter.kind} #{reporter.number} on {reporter.channel}"
+        if len(codes) > 1:
+            figures.duplicated_tickets += len(codes) - 1
+            figures.problems.append(f"{name}: {len(codes)} tickets")
         written = Counter(row.text for row in stored.outgoing.get(conversation, []))
         got = Counter(d.text for d in received)
-        figures.duplicated_replies += sum(max(0, n - written[t]) for t, n in got.items())
+        extra = sum(max(0, n - written[t]) for t, n in got.items())
+        if extra:
+            figures.duplicated_replies += extra
+            figures.problems.append(f"{name}: {extra} replies received twice")
         if reporter.kind != "rescue":
             continue
         # One rescue request, one ticket, whose code the person was given in the first reply.
@@ -310,6 +357,7 @@ def measure(
         given = codes_in(received[:1])
         if not codes or not given or not given <= set(codes):
             figures.lost_tickets += 1
+            figures.problems.append(f"{name}: tickets {codes}, first reply carries {given}")
             continue
         first = firsts.get(reporter.number)
         if first is not None:
@@ -459,6 +507,7 @@ async def run_service(
         while not rested and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
             rested = await asyncio.to_thread(at_rest, database_url)
+        await load.last_poll()
         engine = create_engine(database_url)
         try:
             stored = await asyncio.to_thread(snapshot, engine, keys.cipher())
@@ -528,6 +577,7 @@ def details(figures: Figures) -> str:
         notes.append(f"    never acknowledged: {figures.refused}; refusals: {dict(figures.errors)}")
     if not figures.at_rest:
         notes.append("    still working when the drain time ran out")
+    notes.extend(f"    ! {problem}" for problem in figures.problems[:8])
     return "\n".join(notes)
 
 

@@ -2,8 +2,9 @@
 fakes on 127.0.0.1, and a fault in the middle (SIGKILL, a database restart, a platform that
 fails or hangs).
 
-They take tens of seconds each, so `make test` skips them (shown with the reason) and
-`make test-faults` runs them; `.ci/run` calls both.
+They take tens of seconds each (marked `slow`), so `make test` skips them (shown with the
+reason) and `make test-faults` runs them; `.ci/run` calls both. The tests of the checks
+themselves (test_checks.py) are fast and run in both.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ def require_fault_run() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _only_in_fault_runs() -> None:
-    require_fault_run()
+def _only_in_fault_runs(request: pytest.FixtureRequest) -> None:
+    # The checks' own tests (no process, no database) run everywhere.
+    if request.node.get_closest_marker("slow") is not None:
+        require_fault_run()
 
 
 def unavailable(reason: str) -> None:

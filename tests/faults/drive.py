@@ -187,7 +187,30 @@ async def talk(
 
 def webchat_answers(reporter: Reporter, posted: Posted, inbox: Inbox, after: int) -> int:
     """Hands the messages a web-chat answer carried to the inbox; returns the last id seen."""
-    for message in json.loads(posted.body or b"{}").get("messages", []):
+    return _webchat_messages(reporter, posted.body, posted.accepted_at, inbox, after)
+
+
+async def webchat_poll(
+    client: httpx.AsyncClient, base: str, reporter: Reporter, inbox: Inbox, after: int
+) -> int:
+    """What the page's poll (GET /webchat/messages) fetches; returns the last id seen."""
+    try:
+        response = await client.get(
+            f"{base}/webchat/messages",
+            params={"session_id": reporter.address, "after": after},
+            timeout=10,
+        )
+    except httpx.HTTPError:
+        return after
+    if response.status_code != 200:
+        return after
+    return _webchat_messages(reporter, response.content, time.time(), inbox, after)
+
+
+def _webchat_messages(
+    reporter: Reporter, body: bytes, at: float | None, inbox: Inbox, after: int
+) -> int:
+    for message in json.loads(body or b"{}").get("messages", []):
         after = max(after, int(message["id"]))
         if message.get("clear") or not message.get("text"):
             continue
@@ -197,7 +220,7 @@ def webchat_answers(reporter: Reporter, posted: Posted, inbox: Inbox, after: int
                 reporter.address,
                 str(message["text"]),
                 str(message["id"]),
-                posted.accepted_at or time.time(),
+                at or time.time(),
                 confirmed=True,
             )
         )

@@ -1,6 +1,7 @@
 """The platform fakes (tests/bot/channels/fake_*.py) as a reporter's phone sees them: every
 message the bot sends is recorded as a `Delivery` to one address, and the send API can be made
-to fail for a while (an HTTP status) or to hang past the bot's timeout.
+to fail for a while (an HTTP status), to hang past the bot's timeout, or (Telegram) to hold
+requests like a slow network.
 
 A hung call still delivers, as the real platforms do when the client gives up waiting: the
 person has the message, but the bot was never told. Only a call answered in time is
@@ -82,14 +83,6 @@ class Phones:
         with self._lock:
             self.refused.append(refused)
 
-    def of(self, channel: str, address: str) -> list[Delivery]:
-        with self._lock:
-            return [d for d in self.deliveries if d.channel == channel and d.address == address]
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self.deliveries)
-
 
 class _Weathered:
     """The failure switch the three fakes share."""
@@ -105,9 +98,6 @@ class _Weathered:
         """Every send started in the next `seconds` is answered only after `stall` seconds
         (delivered meanwhile, as a platform does when the client stopped waiting)."""
         self.weather = Weather(stall_seconds=stall, until=time.monotonic() + seconds)
-
-    def clear(self) -> None:
-        self.weather = Weather()
 
     def _now(self) -> Weather | None:
         return self.weather.now()

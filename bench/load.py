@@ -56,7 +56,7 @@ from tests.faults.drive import (  # noqa: E402
     webchat_answers,
     webchat_poll,
 )
-from tests.faults.evidence import Stored, codes_in, delivered, snapshot  # noqa: E402
+from tests.faults.evidence import Stored, codes_of, delivered, snapshot  # noqa: E402
 from tests.faults.platforms import (  # noqa: E402
     Delivery,
     Phones,
@@ -86,8 +86,9 @@ CHANNELS = ("telegram", "zalo", "sms", "webchat")
 # Targets of issue 8 on a 2-core machine.
 TARGET_FIRST_PER_S = 300.0
 TARGET_P99_MS = 100.0
-# A hard cap on messages in one run, whatever the duration, so a loop can never run away.
+# Hard caps on one run, whatever was asked, so a loop can never run away.
 MAX_MESSAGES = 500_000
+MAX_SECONDS = 3600.0
 
 
 # -- measuring ----------------------------------------------------------------------------------
@@ -192,7 +193,7 @@ class Load:
         self.sent: list[Sent] = []
         self.waiters: set[asyncio.Task[None]] = set()
         self.started = 0.0
-        self.stop_at = float("inf")
+        self.stop_at = 0.0
         self.window: tuple[float, float] = (0.0, 0.0)
 
     def stopped(self) -> bool:
@@ -200,8 +201,7 @@ class Load:
 
     async def run(self) -> None:
         self.started = time.time()
-        if self.duration is not None:
-            self.stop_at = self.started + self.warmup + self.duration
+        self.stop_at = self.started + self.warmup + (self.duration or MAX_SECONDS)
         limits = httpx.Limits(max_connections=self.clients, max_keepalive_connections=self.clients)
         async with httpx.AsyncClient(limits=limits) as client:
             await asyncio.gather(*(self.sender(client) for _ in range(self.clients)))
@@ -352,14 +352,19 @@ def measure(
             figures.problems.append(f"{name}: {extra} replies received twice")
         if reporter.kind != "rescue":
             continue
-        # One rescue request, one ticket, whose code the person was given in the first reply.
+        # One rescue request, one ticket, whose code its first reply gives (whether that reply
+        # reached the person is counted with the replies).
         figures.rescues += 1
-        given = codes_in(received[:1])
+        first = firsts.get(reporter.number)
+        given = (
+            codes_of(stored.first_reply(reporter.channel, first.request.message_id))
+            if first is not None
+            else set()
+        )
         if not codes or not given or not given <= set(codes):
             figures.lost_tickets += 1
             figures.problems.append(f"{name}: tickets {codes}, first reply carries {given}")
             continue
-        first = firsts.get(reporter.number)
         if first is not None:
             figures.to_ticket.append(ticket_times[codes[0]] - first.posted.first_try_at)
     return figures
@@ -409,18 +414,26 @@ class Process:
                 self.proc.wait(timeout=10)
 
 
-async def drive_floor(url: str, clients: int, seconds: float, warmup: float) -> Figures:
+async def drive_floor(
+    url: str, clients: int, seconds: float | None, count: int | None, warmup: float
+) -> Figures:
+    """The floor under the same closed loop: `clients` senders posting a Telegram update's
+    bytes for `seconds` after the warm-up, or until `count` requests."""
     signer = Signer()
     body = signer.telegram("700000001", 1, "cứu em với, em bị nhốt ở Campuchia").content
     figures = Figures("floor")
     began = time.time()
-    window = (began + warmup, began + warmup + seconds)
+    start = began + warmup
+    stop = start + (seconds if seconds is not None else MAX_SECONDS)
+    limit = min(count or MAX_MESSAGES, MAX_MESSAGES)
+    posted = 0
+    last = start
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
     async def client_loop(client: httpx.AsyncClient) -> None:
-        for _ in range(MAX_MESSAGES):
-            if time.time() >= window[1]:
-                return
+        nonlocal posted, last
+        while time.time() < stop and posted < limit:
+            posted += 1
             started = time.perf_counter()
             try:
                 response = await client.post(f"{url}/floor", content=body, timeout=10)
@@ -430,13 +443,14 @@ async def drive_floor(url: str, clients: int, seconds: float, warmup: float) -> 
             done = time.time()
             if response.status_code != 200:
                 figures.errors[str(response.status_code)] += 1
-            elif window[0] <= done < window[1]:
+            elif start <= done < stop:
                 figures.messages += 1
                 figures.webhook["floor"].append(time.perf_counter() - started)
+                last = max(last, done)
 
     async with httpx.AsyncClient(limits=limits) as client:
         await asyncio.gather(*(client_loop(client) for _ in range(clients)))
-    figures.seconds = seconds
+    figures.seconds = max(0.0, min(stop, last) - start)
     return figures
 
 
@@ -532,8 +546,8 @@ async def run_floor(database_url: str, args: argparse.Namespace, tmp: Path) -> F
     try:
         await asyncio.to_thread(floor.wait_ready)
         print(f"  floor: driving {args.clients} clients ...", flush=True)
-        seconds = args.duration if args.messages is None else 10.0
-        return await drive_floor(floor.url, args.clients, seconds, args.warmup)
+        seconds = args.duration if args.messages is None else None
+        return await drive_floor(floor.url, args.clients, seconds, args.messages, args.warmup)
     finally:
         floor.stop()
 

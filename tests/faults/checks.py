@@ -2,7 +2,7 @@
 
 - every message a person wrote was stored, worked, and answered: its turn wrote at least one
   reply and every reply reached the person at least once;
-- a rescue request is exactly one P1 ticket, and the code the person was given is that
+- a rescue request is exactly one P1 ticket, and the code its first reply gives is that
   ticket's; an unfinished tip is exactly one ticket once its silence has passed (when the run
   waits for it); no conversation has more than one; no code given that is not a ticket;
 - nothing the bot meant to send is left waiting or failed;
@@ -21,6 +21,7 @@ from tests.faults.drive import Key, Said
 from tests.faults.evidence import (
     Stored,
     codes_in,
+    codes_of,
     delivered,
     duplicates_after_confirmation,
     out_of_order,
@@ -85,6 +86,7 @@ def examine(
         if missing:
             found.unanswered.append(f"{name}: replies {missing} never reached the person")
 
+    firsts = {s.reporter.number: s for s in said if s.index == 0}
     for reporter in reporters:
         key = (reporter.channel, reporter.address)
         name = who(reporter)
@@ -100,7 +102,12 @@ def examine(
                 found.ticket_problems.append(
                     f"{name}: tickets {[t.priority for t in tickets]}, expected one P1"
                 )
-            first = codes_in(received[:1])
+            opening = firsts.get(reporter.number)
+            first = (
+                codes_of(stored.first_reply(reporter.channel, opening.request.message_id))
+                if opening is not None
+                else set()
+            )
             if not first or not first <= filed:
                 found.ticket_problems.append(
                     f"{name}: the first reply carries {sorted(first)}, its ticket is {filed}"

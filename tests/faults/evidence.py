@@ -105,6 +105,12 @@ class Stored:
             if message.processed_at <= row.created_at < until
         ]
 
+    def first_reply(self, channel: str, message_id: str) -> Outgoing | None:
+        """The first reply the turn of that message wrote (a rescue's carries its code)."""
+        inbound = self.inbound_of(channel, message_id)
+        rows = self.replies_to(inbound) if inbound is not None else []
+        return rows[0] if rows else None
+
 
 def snapshot(engine: Engine, cipher: PersonalDataCipher) -> Stored:
     stored = Stored(cipher)
@@ -210,3 +216,7 @@ def out_of_order(deliveries: Sequence[Delivery], rows: Sequence[Outgoing]) -> li
 
 def codes_in(deliveries: Iterable[Delivery]) -> set[str]:
     return {code for d in deliveries for code in CODE.findall(d.text)}
+
+
+def codes_of(row: Outgoing | None) -> set[str]:
+    return set(CODE.findall(row.text or "")) if row is not None else set()

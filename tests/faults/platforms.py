@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -185,7 +186,7 @@ class RecordingTelegram(FakeTelegram, _Weathered):
             return weather.status, {
                 "ok": False,
                 "error_code": weather.status,
-                "description": "Bad Gateway" if weather.status == 502 else "Internal Server Error",
+                "description": HTTPStatus(weather.status).phrase,
             }
         status, body = super().answer(method, params)
         if status != 200:

@@ -139,6 +139,9 @@ class Figures:
     lost_replies: int = 0
     duplicated_replies: int = 0
     at_rest: bool = True
+    # CPU seconds used while driving: the service's processes, and this client with the fakes.
+    cpu_service: float = 0.0
+    cpu_client: float = 0.0
     problems: list[str] = field(default_factory=list)  # what was lost or duplicated, and how
 
     @property
@@ -515,7 +518,13 @@ async def run_service(
             seed=args.seed,
         )
         print(f"  {label}: driving {args.clients} clients ...", flush=True)
+        service_before = sum(cpu_seconds(s.proc) for s in servers)
+        client_before = time.process_time()
         await load.run()
+        cpu = (
+            sum(cpu_seconds(s.proc) for s in servers) - service_before,
+            time.process_time() - client_before,
+        )
         deadline = time.monotonic() + args.drain
         rested = await asyncio.to_thread(at_rest, database_url)
         while not rested and time.monotonic() < deadline:
@@ -534,7 +543,19 @@ async def run_service(
             fake.stop()
     figures = measure(label, load, stored, dict(inbox.got))
     figures.at_rest = rested
+    figures.cpu_service, figures.cpu_client = cpu
     return figures
+
+
+def cpu_seconds(proc: subprocess.Popen[bytes] | None) -> float:
+    """User + system CPU seconds of a running process (Linux /proc; 0 elsewhere)."""
+    if proc is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def run_floor(database_url: str, args: argparse.Namespace, tmp: Path) -> Figures:
@@ -547,7 +568,11 @@ async def run_floor(database_url: str, args: argparse.Namespace, tmp: Path) -> F
         await asyncio.to_thread(floor.wait_ready)
         print(f"  floor: driving {args.clients} clients ...", flush=True)
         seconds = args.duration if args.messages is None else None
-        return await drive_floor(floor.url, args.clients, seconds, args.messages, args.warmup)
+        before, client_before = cpu_seconds(floor.proc), time.process_time()
+        figures = await drive_floor(floor.url, args.clients, seconds, args.messages, args.warmup)
+        figures.cpu_service = cpu_seconds(floor.proc) - before
+        figures.cpu_client = time.process_time() - client_before
+        return figures
     finally:
         floor.stop()
 
@@ -585,6 +610,12 @@ def details(figures: Figures) -> str:
         for channel, v in sorted(figures.webhook.items())
     )
     notes = [f"    {figures.messages} messages in {figures.seconds:.1f} s ({per_channel})"]
+    elapsed = figures.seconds + 3.0  # the warm-up is driven too
+    notes.append(
+        f"    CPU while driving: hotline serve {figures.cpu_service:.1f} s "
+        f"({figures.cpu_service / elapsed:.2f} cores), this client and the fakes "
+        f"{figures.cpu_client:.1f} s ({figures.cpu_client / elapsed:.2f} cores)"
+    )
     if figures.rescues:
         notes.append(f"    {figures.rescues} rescue requests")
     if figures.refused or figures.errors:
@@ -616,6 +647,10 @@ def report(results: list[Figures], floor: Figures | None, args: argparse.Namespa
             f"{'floor (1 row per request)':<24} {'':>8} {floor.per_s:>8.1f} "
             f"{ms(percentile(latencies, 0.5)):>6} {ms(percentile(latencies, 0.99)):>6}"
             + (f"   errors {dict(floor.errors)}" if floor.errors else "")
+        )
+        print(
+            f"    {floor.messages} rows in {floor.seconds:.1f} s; CPU while driving: floor "
+            f"{floor.cpu_service:.1f} s, this client {floor.cpu_client:.1f} s"
         )
     postgres = next((f for f in results if f.label == "postgres, 1 process"), None)
     print("\ntargets (PostgreSQL, 1 process):")

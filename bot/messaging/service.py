@@ -35,8 +35,10 @@ from intake_api.metrics import DELIVERY_FAILURES, MESSAGES_IN
 
 log = structlog.get_logger("bot.service")
 
-# A message being sent is not offered to another worker for this long.
-SEND_LEASE = timedelta(seconds=30)
+# A message being sent is not offered to another worker for this long: longer than the
+# slowest platform call (Twilio's client gives up after 10 s), short enough that a killed
+# process's replies go out within seconds of a restart.
+SEND_LEASE = timedelta(seconds=12)
 # The longest wait between two tries of one message (a platform down for hours is retried
 # every few minutes, and the first tries come quickly).
 MAX_SEND_BACKOFF_SECONDS = 300.0
@@ -303,15 +305,12 @@ class BotService:
             return (row.state, row.last_error) if row is not None else None
 
     def _due(self, conversation_id: str | None, limit: int = 200) -> list[OutgoingMessage]:
-        now = utcnow()
         with Session(self._engine, expire_on_commit=False) as session:
             stmt = select(OutgoingMessage).where(OutgoingMessage.state == "pending")
             if conversation_id is not None:
                 stmt = stmt.where(OutgoingMessage.conversation_id == conversation_id)
-            stmt = stmt.where(
-                (col(OutgoingMessage.leased_until).is_(None))
-                | (col(OutgoingMessage.leased_until) < now)
-            )
+            # Leased rows too: a conversation whose earlier reply is in flight (or stranded under
+            # a dead worker's lease) must hold its later replies back, never send them first.
             return list(session.exec(stmt.order_by(col(OutgoingMessage.id)).limit(limit)).all())
 
     def _lease(self, row: OutgoingMessage) -> bool:

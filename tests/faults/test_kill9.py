@@ -206,15 +206,6 @@ def longest_waits(run: Run) -> list[float]:
     ]
 
 
-SEND_LEASE_BUG = (
-    "bot/messaging/service.py: send_pending leases a bot_outgoing row for SEND_LEASE (30 s) "
-    "before channel.send; a process killed between the lease and _settle leaves the row "
-    "leased, _due skips it until the lease expires, so the reply reaches the person ~30 s "
-    "after the crash whatever the restart takes (measured 23-28 s after the service was back)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=SEND_LEASE_BUG)
 def test_people_are_answered_within_seconds_of_each_restart(run: Run) -> None:
     slow = [
         f"{wait:.1f} s after restart {n + 1} (back {ready - kill:+.1f} s after the kill): {what}"
@@ -227,12 +218,5 @@ def test_people_are_answered_within_seconds_of_each_restart(run: Run) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/messaging/service.py: _due leaves out rows leased by another worker (or by a "
-    "killed process), so send_pending sends a conversation's later replies while an earlier one "
-    "is in flight or stranded under its lease: the person reads them out of order (the 113 "
-    "reply of a rescue after the questions that follow it)",
-)
 def test_each_conversation_gets_its_replies_in_order(run: Run) -> None:
     assert not run.found.disorder, "\n".join(run.found.disorder)

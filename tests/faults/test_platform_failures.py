@@ -177,13 +177,6 @@ async def test_replies_whose_send_timed_out_arrive_and_confirmed_ones_are_not_re
     assert 1 <= found.copies_allowed <= timed_out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/messaging/service.py: _due leaves out rows leased by another worker, so while "
-    "one send_pending waits on a slow sendMessage the background round (send_pending() with no "
-    "conversation) sends the conversation's next replies: the rescue's 113 and code arrive "
-    "last",
-)
 async def test_a_slow_answer_to_the_first_reply_does_not_put_the_next_ones_ahead(
     shared_database: str, phones: Phones, telegram: RecordingTelegram, tmp_path: Path
 ) -> None:

@@ -46,6 +46,8 @@ class Gazetteer:
     # ambiguous form -> following words after which the data shows it is not a place
     not_before: dict[str, set[str]] = field(default_factory=dict)
     fuzzy_buckets: dict[str, list[str]] = field(default_factory=dict)
+    # (first two letters, length) -> forms of that bucket within FUZZY_MAX_LEN_DIFF of the length
+    fuzzy_by_length: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     place_context: frozenset[str] = frozenset()
     max_tokens: int = 1
     # Words the training messages use, outside place names, at least twice: a span made only of
@@ -138,7 +140,7 @@ class Gazetteer:
         for n, key in self._keys(plains, glued, i):
             if len(key) < FUZZY_MIN_CHARS:
                 continue
-            choices = [f for f in bucket if abs(len(f) - len(key)) <= FUZZY_MAX_LEN_DIFF]
+            choices = self.fuzzy_by_length.get((plains[i][:2], len(key)))
             if not choices:
                 continue
             best = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
@@ -223,6 +225,14 @@ def build_gazetteer(data: TrainingData, rules: EntityRules, normalizer: Normaliz
         if len(key) >= FUZZY_MIN_CHARS - FUZZY_MAX_LEN_DIFF and key not in gaz.ambiguous:
             buckets[key[:2]].append(key)
     gaz.fuzzy_buckets = dict(buckets)
+    for prefix, forms in buckets.items():
+        lengths = {len(f) for f in forms}
+        for length in range(
+            min(lengths) - FUZZY_MAX_LEN_DIFF, max(lengths) + FUZZY_MAX_LEN_DIFF + 1
+        ):
+            near = [f for f in forms if abs(len(f) - length) <= FUZZY_MAX_LEN_DIFF]
+            if near:
+                gaz.fuzzy_by_length[(prefix, length)] = near
     return gaz
 
 

@@ -78,11 +78,22 @@ def test_a_named_company_not_on_the_list_is_said_so(bot):
     assert bot.texts(turn)[1] == bot.says("offer.company_not_found")
 
 
-def test_something_else_instead_of_yes_or_no_is_handled_as_a_new_message():
+def test_a_question_instead_of_yes_or_no_is_answered_and_the_question_asked_again():
     bot = Harness()
     bot.nlu.add(QUESTION, "check_offer", 0.96)
     bot.send(QUESTION)
     bot.nlu.add("so duong day nong la gi", "ask_hotline", 0.95)
     turn = bot.send("so duong day nong la gi")
     assert "111" in bot.joined(turn) and "113" in bot.joined(turn)
+    assert turn.replies[-1].text == bot.says("offer.ask_tip")
+    assert (bot.state["flow"], bot.state["step"]) == ("offer", "ask_tip")
+
+
+def test_something_else_instead_of_yes_or_no_is_handled_as_a_new_message():
+    bot = Harness()
+    bot.nlu.add(QUESTION, "check_offer", 0.96)
+    bot.send(QUESTION)
+    bot.nlu.add("xin chao", "greet", 0.95)
+    turn = bot.send("xin chao")
+    assert bot.texts(turn) == [bot.says("smalltalk.greet")]
     assert bot.state["flow"] == "idle"

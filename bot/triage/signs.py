@@ -166,10 +166,15 @@ class Reading:
     resolved: bool = False
 
 
+# Readings kept: triage reads every earlier message of a conversation again with each new one.
+_CACHE_SIZE = 4096
+
+
 class SignReader:
     def __init__(self, words: SignWords, normalizer: Normalizer) -> None:
         self.w = words
         self.normalizer = normalizer
+        self._cache: dict[tuple[str, str, bool, tuple[tuple[int, int, int], ...]], Reading] = {}
 
     def read(
         self,
@@ -180,7 +185,26 @@ class SignReader:
         ages: Sequence[tuple[int, int, int]] = (),
     ) -> Reading:
         """Signs in `text`. `intent` is the NLU's (a rescue request makes being moved count);
-        `question`: the intent is a question; `ages`: (value, start, end) of the NLU's ages."""
+        `question`: the intent is a question; `ages`: (value, start, end) of the NLU's ages.
+        The result is shared between calls with the same arguments: do not change it."""
+        key = (text, intent, question, tuple(ages))
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()
+        reading = self._read(text, intent=intent, question=question, ages=ages)
+        self._cache[key] = reading
+        return reading
+
+    def _read(
+        self,
+        text: str,
+        *,
+        intent: str,
+        question: bool,
+        ages: Sequence[tuple[int, int, int]],
+    ) -> Reading:
         nt = self.normalizer(text)
         words = self._text(nt)
         reading = Reading()

@@ -81,6 +81,15 @@ def _serving_process(model: Path, holdout: Path) -> tuple[float, float]:
     return float(out[-2]), float(out[-1])
 
 
+def _percentiles(seconds: list[float]) -> tuple[float, float]:
+    """p50 and p99 in milliseconds."""
+    ordered = sorted(seconds)
+    return (
+        ordered[len(ordered) // 2] * 1000,
+        ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+    )
+
+
 def _blind_rows(engine: object, path: Path, rules: object) -> list[str]:
     """Aggregate figures on the blind NLU set (never a text)."""
     report = assessment.evaluate(
@@ -173,8 +182,10 @@ def main() -> int:
     args = parser.parse_args()
 
     started = time.perf_counter()
+    cpu_started = time.process_time()
     engine = train_engine(args.data)
     train_s = time.perf_counter() - started
+    train_cpu_s = time.process_time() - cpu_started
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.pkl"
@@ -191,14 +202,18 @@ def main() -> int:
     for text in texts:  # warm caches, as a running bot would be
         loaded.parse(text)
     timings: list[float] = []
+    # CPU time of the parsing thread as well: on a shared machine the wall clock also counts the
+    # time other processes held the core, which says nothing about the engine.
+    cpu_timings: list[float] = []
     for _ in range(args.repeat):
         for text in texts:
             t0 = time.perf_counter()
+            c0 = time.thread_time()
             loaded.parse(text)
+            cpu_timings.append(time.thread_time() - c0)
             timings.append(time.perf_counter() - t0)
-    timings.sort()
-    p50 = timings[len(timings) // 2] * 1000
-    p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))] * 1000
+    p50, p99 = _percentiles(timings)
+    cpu_p50, cpu_p99 = _percentiles(cpu_timings)
 
     rows = [
         "| figure                             |      value |    target | status |",
@@ -228,11 +243,14 @@ def main() -> int:
     rows += [
         _row("parse p50 (ms)", f"{p50:.3f}", "-", None),
         _row("parse p99 (ms)", f"{p99:.3f}", "<= 2", p99 <= 2.0),
+        _row("parse p50, CPU time (ms)", f"{cpu_p50:.3f}", "-", None),
+        _row("parse p99, CPU time (ms)", f"{cpu_p99:.3f}", "<= 2", cpu_p99 <= 2.0),
         _row("model load, warm (s)", f"{load_s:.3f}", "<= 0.5", load_s <= 0.5),
         _row(
             "model load, cold process (s)", f"{serving_load_s:.3f}", "<= 0.5", serving_load_s <= 0.5
         ),
         _row("training (s)", f"{train_s:.2f}", "<= 10", train_s <= 10.0),
+        _row("training, CPU time (s)", f"{train_cpu_s:.2f}", "<= 10", train_cpu_s <= 10.0),
         _row(
             "max RSS, parsing process (MB)",
             f"{serving_rss_mb:.0f}",

@@ -31,7 +31,7 @@ MIN_CHAR_DF = 2
 
 def _shape(word: str) -> str:
     # Numbers matter by their presence ("3 người", "15 tuổi"), not their value.
-    return _DIGITS_RE.sub("0", word) if any(c.isdigit() for c in word) else word
+    return _DIGITS_RE.sub("0", word) if _DIGITS_RE.search(word) else word
 
 
 def feature_strings(nt: NormalizedText) -> list[str]:
@@ -54,11 +54,18 @@ def feature_strings(nt: NormalizedText) -> list[str]:
             for j in range(n_chars - n + 1):
                 append("c " + padded[j : j + n])
     line = "<" + " ".join(plains) + ">"
-    for n in range(CROSS_NGRAMS[0], CROSS_NGRAMS[1] + 1):
-        for j in range(len(line) - n + 1):
-            gram = line[j : j + n]
-            if " " in gram[1:-1]:
-                append("x " + gram)
+    size = len(line)
+    seen: set[int] = set()
+    space = line.find(" ")
+    while space != -1:
+        # The grams with this space strictly inside them (not first, not last character).
+        for n in range(CROSS_NGRAMS[0], CROSS_NGRAMS[1] + 1):
+            for j in range(max(0, space - n + 2), min(space, size - n + 1)):
+                key = j * 8 + n
+                if key not in seen:
+                    seen.add(key)
+                    append("x " + line[j : j + n])
+        space = line.find(" ", space + 1)
     return feats
 
 

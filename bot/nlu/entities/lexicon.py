@@ -111,8 +111,8 @@ class Lexicon:
             if c is not None and sum(c.values()) >= _MIN_CONTEXT
         ]
         if contexts:
-            best = max(contexts, key=lambda c: c.most_common(1)[0][1] / sum(c.values()))
-            return best.most_common(1)[0][0]
+            best = max(contexts, key=lambda c: _top(c)[1] / sum(c.values()))
+            return _top(best)[0]
         default = self.defaults.get(form)
         counts = self.by_form.get(form)
         if (
@@ -130,6 +130,11 @@ class Lexicon:
         if default is not None and default[0] != "relation":
             return default
         return (_NONE, _NONE)
+
+
+def _top(counts: Counter[Decision]) -> tuple[Decision, int]:
+    """The most frequent decision; on a tie, an entity rather than "not an entity"."""
+    return max(counts.items(), key=lambda kv: (kv[1], bool(kv[0][0])))
 
 
 def _whole_tokens(tokens: tuple[Token, ...], i: int, n: int) -> bool:

@@ -1,7 +1,7 @@
 """Sparse TF-IDF features of a normalised message, computed without scikit-learn at parse time.
 
 Features are word unigrams and bigrams over the accented view and over the diacritic-free view,
-plus character 1-5-grams of each diacritic-free word, so "nhốt", "nhot" and the typo "nhôt" share
+plus character 1-4-grams of each diacritic-free word, so "nhốt", "nhot" and the typo "nhôt" share
 most of their evidence, and character 4-5-grams across word boundaries of the diacritic-free text
 ("i nhot", "u em v"), which carry the words' order past one typo or a missing space (they scored
 better under cross-validation). The vocabulary is fixed at training; unseen features are ignored.
@@ -22,7 +22,9 @@ import numpy as np
 from bot.nlu.normalize import NormalizedText
 
 _DIGITS_RE = re.compile(r"\d+")
-CHAR_NGRAMS = (1, 5)
+# 1-4 scored as well as 1-5 under cross-validation (0.911 against 0.909 macro-F1, 0.906 against
+# 0.897 without diacritics) with fewer features.
+CHAR_NGRAMS = (1, 4)
 CROSS_NGRAMS = (4, 5)
 # Character n-grams seen in fewer training messages than this are noise, not evidence, and would
 # only inflate the model (load time counts).

@@ -1,10 +1,16 @@
-"""The embedded NLU and Rasa 3.6 side by side on the held-out set (tests/data/nlu_holdout.yml).
+"""The embedded NLU and Rasa 3.6 side by side on the held-out set (tests/data/nlu_holdout.yml)
+or, with --blind, on the blind sets (tests/data/nlu_blind.yml and triage_blind.yml).
 
-    .venv/bin/python bench/nlu_vs_rasa.py [--holdout PATH] [--reuse-rasa-model] [--json OUT]
+    .venv/bin/python bench/nlu_vs_rasa.py [--holdout PATH | --blind] [--reuse-rasa-model]
+        [--json OUT]
 
 Both engines are trained on nlu_data/ as shipped (Rasa with nlu_data/config.yml unchanged),
-then parse every held-out message. Printed side by side: intent macro-F1 (all messages and the
-diacritic-free ones), entity F1, parse latency p50/p99, training time and memory.
+then parse every message. Printed side by side, with the embedded engine's margin over Rasa:
+intent macro-F1 (all messages and the diacritic-free ones), entity F1, relation F1, the share of
+provinces found, parse latency p50/p99, training time and memory; with --blind also the triage
+of the blind first messages (the same triage rules over each engine's parses): P1 recall and
+precision, priority, category and agencies accuracy. Blind sets are reported in aggregate only:
+no text of theirs is printed or written to --json.
 
 - Latency is what the bot waits for: the embedded engine's `parse` in-process; for Rasa, the
   HTTP round trip through bot/nlu/rasa_client.py to a local `rasa run` (after one warm-up).
@@ -35,12 +41,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import rasa_server
+from bot.nlu.assessment import TriageCase, load_triage_cases, provinces_found, triage_report
 from bot.nlu.evaluation import entity_report, intent_report
 from bot.nlu.rasa_client import RasaNLU
-from bot.nlu.training_data import load_yaml_file
+from bot.nlu.training_data import Example, load_yaml_file
 
 REPO_ROOT = rasa_server.REPO_ROOT
 HOLDOUT = REPO_ROOT / "tests" / "data" / "nlu_holdout.yml"
+BLIND = REPO_ROOT / "tests" / "data" / "nlu_blind.yml"
+TRIAGE_BLIND = REPO_ROOT / "tests" / "data" / "triage_blind.yml"
 
 
 def has_diacritics(text: str) -> bool:
@@ -82,17 +91,49 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def score(name: str, examples: list[dict[str, Any]], parses: list[dict[str, Any]]) -> dict:
+def score(
+    name: str,
+    examples: list[dict[str, Any]],
+    parses: list[dict[str, Any]],
+    cases: list[TriageCase] | None = None,
+    case_parses: list[dict[str, Any]] | None = None,
+) -> dict:
+    """Aggregate figures of one engine: intents, entities, provinces found and, given triage
+    cases and that engine's parses of them, the triage of those first messages."""
     gold = [e["intent"] for e in examples]
     pred = [p["intent"]["name"] for p in parses]
     plain = [i for i, e in enumerate(examples) if not has_diacritics(e["text"])]
     entities = entity_report([e["entities"] for e in examples], [p["entities"] for p in parses])
-    return {
+    spans = [
+        Example(
+            e["text"],
+            e["intent"],
+            tuple(_span(x) for x in e["entities"]),
+        )
+        for e in examples
+    ]
+    result: dict[str, Any] = {
         "engine": name,
         "intents": intent_report(gold, pred),
         "plain_intents": intent_report([gold[i] for i in plain], [pred[i] for i in plain]),
         "entities": entities,
+        "provinces_found": provinces_found(spans, parses),
     }
+    if cases is not None and case_parses is not None:
+        from bot.triage import load_rules, triage
+
+        rules = load_rules(rasa_server.NLU_DATA)
+        results = [triage(p, [], rules=rules) for p in case_parses]
+        result["triage"] = triage_report(cases, results, with_examples=False)
+    return result
+
+
+def _span(entity: dict[str, Any]) -> Any:
+    from bot.nlu.training_data import EntitySpan
+
+    return EntitySpan(
+        entity["entity"], entity["value"], entity["start"], entity["end"], entity.get("text", "")
+    )
 
 
 # --- Embedded engine: trained and served in child processes, so memory is its own ---------
@@ -185,38 +226,105 @@ def run_rasa(texts: list[str], reuse_model: bool) -> dict[str, Any] | None:
 # --- Report ------------------------------------------------------------------------------
 
 
-def print_table(examples: list[dict[str, Any]], runs: dict[str, dict[str, Any]]) -> dict:
-    scores = {name: score(name, examples, run["parses"]) for name, run in runs.items()}
-    plain_count = sum(not has_diacritics(e["text"]) for e in examples)
+def split_run(run: dict[str, Any], n: int) -> dict[str, Any]:
+    """The run's parses of the NLU examples (the first n texts) apart from those of the triage
+    cases; latency counts the NLU examples only, as on the held-out set."""
+    return {
+        **run,
+        "parses": run["parses"][:n],
+        "case_parses": run["parses"][n:],
+        "latencies_ms": run["latencies_ms"][:n],
+    }
+
+
+def comparison_rows(
+    scores: dict[str, dict[str, Any]], runs: dict[str, dict[str, Any]], plain_count: int
+) -> list[tuple[str, ...]]:
+    """The table's rows: a label, one cell per engine and, with both engines, the embedded
+    engine's margin over Rasa (aggregate figures only)."""
     rows: list[tuple[str, ...]] = []
+    both = "embedded" in scores and "rasa" in scores
 
-    def row(label: str, fmt: Any) -> None:
-        rows.append((label, *(fmt(name) for name in runs)))
+    def row(label: str, value: Any, fmt: str = "{:.3f}", higher_is_better: bool = True) -> None:
+        cells = [fmt.format(value(n)) for n in runs]
+        if both:
+            margin = value("embedded") - value("rasa")
+            cells.append(f"{margin:+.3f}" if fmt == "{:.3f}" else f"{margin:+.1f}")
+        rows.append((label, *cells))
 
-    row("intent macro-F1 (all)", lambda n: f"{scores[n]['intents']['macro_f1']:.3f}")
-    row("intent accuracy (all)", lambda n: f"{scores[n]['intents']['accuracy']:.3f}")
+    def relation(n: str, key: str) -> float:
+        return float(scores[n]["entities"]["per_entity"].get("relation", {}).get(key, 0.0))
+
+    row("intent macro-F1 (all)", lambda n: scores[n]["intents"]["macro_f1"])
+    row("intent accuracy (all)", lambda n: scores[n]["intents"]["accuracy"])
     row(
         f"intent macro-F1 (no diacritics, n={plain_count})",
-        lambda n: f"{scores[n]['plain_intents']['macro_f1']:.3f}",
+        lambda n: scores[n]["plain_intents"]["macro_f1"],
     )
-    row("entity F1 (micro)", lambda n: f"{scores[n]['entities']['f1']:.3f}")
-    row(
-        "entity precision / recall",
-        lambda n: "{precision:.3f} / {recall:.3f}".format(**scores[n]["entities"]),
+    row("entity F1 (micro)", lambda n: scores[n]["entities"]["f1"])
+    row("entity precision", lambda n: scores[n]["entities"]["precision"])
+    row("entity recall", lambda n: scores[n]["entities"]["recall"])
+    row("relation F1", lambda n: relation(n, "f1"))
+    row("relation precision", lambda n: relation(n, "precision"))
+    row("relation recall", lambda n: relation(n, "recall"))
+    row("province found", lambda n: scores[n]["provinces_found"]["rate"])
+    if all("triage" in scores[n] for n in runs):
+        row("triage P1 recall", lambda n: scores[n]["triage"]["p1"]["recall"])
+        row("triage P1 precision", lambda n: scores[n]["triage"]["p1"]["precision"])
+        row("triage priority accuracy", lambda n: scores[n]["triage"]["priority_accuracy"])
+        row("triage category accuracy", lambda n: scores[n]["triage"]["category_accuracy"])
+        row("triage agencies accuracy", lambda n: scores[n]["triage"]["agencies_accuracy"])
+    row("parse latency p50 (ms)", lambda n: percentile(runs[n]["latencies_ms"], 50), "{:.1f}")
+    row("parse latency p99 (ms)", lambda n: percentile(runs[n]["latencies_ms"], 99), "{:.1f}")
+    rows.append(
+        (
+            "training time (s)",
+            *(f"{runs[n]['train_seconds']:.1f} {runs[n]['train_note']}".strip() for n in runs),
+            *([""] if both else []),
+        )
     )
-    row("parse latency p50 (ms)", lambda n: f"{percentile(runs[n]['latencies_ms'], 50):.1f}")
-    row("parse latency p99 (ms)", lambda n: f"{percentile(runs[n]['latencies_ms'], 99):.1f}")
-    row(
-        "training time (s)",
-        lambda n: f"{runs[n]['train_seconds']:.1f} {runs[n]['train_note']}".strip(),
+    rows.append(
+        (
+            "training peak memory (MB)",
+            *(f"{runs[n]['train_peak_mb']:.0f}" for n in runs),
+            *([""] if both else []),
+        )
     )
-    row("training peak memory (MB)", lambda n: f"{runs[n]['train_peak_mb']:.0f}")
-    row("serving memory, RSS (MB)", lambda n: f"{runs[n]['serve_rss_mb']:.0f}")
+    rows.append(
+        (
+            "serving memory, RSS (MB)",
+            *(f"{runs[n]['serve_rss_mb']:.0f}" for n in runs),
+            *([""] if both else []),
+        )
+    )
+    return rows
 
-    widths = [max(len(r[i]) for r in [("", *runs), *rows]) for i in range(len(runs) + 1)]
+
+def print_table(
+    examples: list[dict[str, Any]],
+    runs: dict[str, dict[str, Any]],
+    cases: list[TriageCase] | None = None,
+    label: str = "held-out",
+) -> dict:
+    scores = {
+        name: score(
+            name,
+            examples,
+            run["parses"],
+            cases,
+            run.get("case_parses") if cases is not None else None,
+        )
+        for name, run in runs.items()
+    }
+    plain_count = sum(not has_diacritics(e["text"]) for e in examples)
+    rows = comparison_rows(scores, runs, plain_count)
+    header = ("", *runs, *(["margin"] if "rasa" in runs and "embedded" in runs else []))
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print()
-    print(f"held-out messages: {len(examples)} ({plain_count} without diacritics)")
-    for line in [("", *runs), *rows]:
+    print(f"{label} messages: {len(examples)} ({plain_count} without diacritics)")
+    if cases is not None:
+        print(f"{label} triage cases: {len(cases)}")
+    for line in [header, *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
     print()
     for name in runs:
@@ -233,6 +341,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--holdout", type=Path, default=HOLDOUT)
     parser.add_argument(
+        "--blind",
+        action="store_true",
+        help="compare on the blind sets (tests/data/nlu_blind.yml, triage_blind.yml), "
+        "aggregate figures only",
+    )
+    parser.add_argument(
         "--reuse-rasa-model",
         action="store_true",
         help="use a cached Rasa model for this data and config (training time is then not timed)",
@@ -240,22 +354,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the scores here")
     args = parser.parse_args(argv)
 
-    examples = load_holdout(args.holdout)
+    source = BLIND if args.blind else args.holdout
+    examples = load_holdout(source)
     if not examples:
-        raise SystemExit(f"no examples in {args.holdout}")
+        raise SystemExit(f"no examples in {source}")
+    cases = load_triage_cases(TRIAGE_BLIND) if args.blind and TRIAGE_BLIND.is_file() else None
     texts = [e["text"] for e in examples]
+    case_texts = [c.text for c in cases] if cases else []
     runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
-        runs["embedded"] = run_embedded(texts, Path(tmp))
-    rasa = run_rasa(texts, args.reuse_rasa_model)
+        runs["embedded"] = split_run(run_embedded(texts + case_texts, Path(tmp)), len(texts))
+    rasa = run_rasa(texts + case_texts, args.reuse_rasa_model)
     if rasa is not None:
-        runs["rasa"] = rasa
-    scores = print_table(examples, runs)
+        runs["rasa"] = split_run(rasa, len(texts))
+    label = "blind" if args.blind else "held-out"
+    scores = print_table(examples, runs, cases, label)
     if args.json:
+        # Figures only: never the parses (they hold the texts, and a blind set's must not leak).
         summary = {
             name: {
                 "scores": scores[name],
-                **{k: v for k, v in run.items() if k != "parses"},
+                **{k: v for k, v in run.items() if k not in ("parses", "case_parses")},
             }
             for name, run in runs.items()
         }

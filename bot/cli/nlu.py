@@ -48,32 +48,71 @@ def parse() -> None:
 
 @nlu_app.command("eval")
 def eval_(
-    file: Path | None = typer.Argument(None, help="Rasa NLU YAML with labelled examples."),
+    files: list[Path] | None = typer.Argument(
+        None,
+        help="Rasa NLU YAML with labelled examples, or a triage file (`cases:`); several allowed.",
+    ),
     cross_validate: int | None = typer.Option(
         None, "--cross-validate", min=2, help="Stratified K-fold on the training data instead."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    show_examples: bool | None = typer.Option(
+        None,
+        "--show-examples/--aggregate-only",
+        help="List the misread examples (default), or print aggregate figures only. Files "
+        "named *blind* are always aggregate only.",
+    ),
 ) -> None:
-    """Intent and entity figures on FILE, or K-fold cross-validation on the training data."""
+    """Intent, entity and triage figures on FILES, or K-fold cross-validation on the training
+    data. Blind evaluation sets (file names containing "blind") never have a text printed."""
     from bot.config import get_bot_settings
     from bot.nlu import assessment
     from bot.nlu.training_data import load_yaml_file
-    from bot.triage import load_rules
+    from bot.triage import load_rules, triage
 
     settings = get_bot_settings()
     rules = load_rules(settings.nlu_data_dir)
     if cross_validate:
         report = assessment.cross_validate(settings.nlu_data_dir, cross_validate, rules.is_p1)
-    else:
-        if file is None:
-            raise typer.BadParameter("give a FILE or --cross-validate K")
+        typer.echo(
+            json.dumps(report, ensure_ascii=False, indent=2)
+            if as_json
+            else assessment.format_report(report)
+        )
+        return
+    if not files:
+        raise typer.BadParameter("give a FILE or --cross-validate K")
+    allowed: dict[Path, bool] = {}
+    for file in files:
         if not file.is_file():
             raise typer.BadParameter(f"{file} does not exist")
-        from bot.nlu.loading import load_embedded
+        try:
+            allowed[file] = assessment.examples_allowed(file, show_examples)
+        except assessment.BlindFileError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    from bot.nlu.loading import load_embedded
 
-        examples = load_yaml_file(file).examples
-        report = assessment.evaluate(load_embedded(settings), examples, rules.is_p1)
+    engine = load_embedded(settings)
+    reports: dict[str, dict] = {}
+    for file in files:
+        with_examples = allowed[file]
+        if assessment.is_triage_file(file):
+            report = assessment.evaluate_triage(
+                engine,
+                assessment.load_triage_cases(file),
+                lambda parse: triage(parse, [], rules=rules),
+                with_examples=with_examples,
+            )
+            text = assessment.format_triage_report(report)
+        else:
+            examples = load_yaml_file(file).examples
+            report = assessment.evaluate(engine, examples, rules.is_p1, with_examples=with_examples)
+            text = assessment.format_report(report)
+        reports[str(file)] = report
+        if not as_json:
+            if len(files) > 1:
+                typer.echo(f"== {file}")
+            typer.echo(text)
     if as_json:
-        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        typer.echo(assessment.format_report(report))
+        only = reports[str(files[0])] if len(files) == 1 else reports
+        typer.echo(json.dumps(only, ensure_ascii=False, indent=2))

@@ -27,6 +27,9 @@ class FaqTopic:
     name: str
     keywords: tuple[str, ...]  # folded
     answer: str  # a template: may name the hotline numbers
+    # When given, the topic is a candidate only if one of these occurs too (folded): a victim's
+    # own punishment needs the victim in the question, not only "vuot bien" (border crossing).
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,21 @@ class Faq:
                 raise FaqError(f"{path}: {key} {value!r} is not one of the topics {sorted(names)}")
         return cls(topics=topics, default_topic=default_topic, hotline_topic=hotline_topic)
 
+    def named(self, name: str) -> FaqTopic:
+        """The topic called `name` (the wording loader checks the ones the flows name exist)."""
+        for topic in self.topics:
+            if topic.name == name:
+                return topic
+        raise FaqError(f"no FAQ topic {name!r}")
+
     def topic(self, text: str, *, asks_for_contact: bool = False) -> FaqTopic:
         """The best topic for the question; a request for a number defaults to the hotlines."""
         folded = fold(text)
         best: FaqTopic | None = None
         best_hits = 0
         for topic in self.topics:
+            if topic.requires and not any(contains_phrase(folded, r) for r in topic.requires):
+                continue
             hits = sum(1 for k in topic.keywords if contains_phrase(folded, k))
             if hits > best_hits:
                 best, best_hits = topic, hits
@@ -74,4 +86,5 @@ def _topic(path: Path, name: Any, body: Any) -> FaqTopic:
     if not answer:
         raise FaqError(f"{path}: topic {name!r} has an empty answer")
     keywords = tuple(k for k in (fold(str(w)) for w in body.get("keywords") or []) if k)
-    return FaqTopic(name=str(name), keywords=keywords, answer=answer)
+    requires = tuple(k for k in (fold(str(w)) for w in body.get("requires") or []) if k)
+    return FaqTopic(name=str(name), keywords=keywords, answer=answer, requires=requires)

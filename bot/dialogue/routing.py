@@ -3,7 +3,9 @@
 1. Danger now outranks everything: the first time triage rates the conversation P1, the rescue
    flow starts, whatever question was open.
 2. A message after a question is that question's answer, even when the NLU calls it out of scope
-   or is unsure ("o gan cho", near the market, answering "where are you?").
+   or is unsure ("o gan cho", near the market, answering "where are you?"); unless it is plainly
+   a question of its own (a question intent the NLU is sure of, and a question mark or word):
+   that is answered, and the open question asked again.
 3. Otherwise the intent decides; an unsure parse asks to rephrase, and messages that only add
    detail go to the conversation's ticket.
 """
@@ -26,6 +28,17 @@ ANSWERS: dict[str, Answer] = {
     OFFER: offer.answer,
     FOLLOW_UP: follow_up.answer,
 }
+AskAgain = Callable[[Context], list[BotReply]]
+ASK_AGAIN: dict[str, AskAgain] = {
+    RESCUE: rescue.ask_again,
+    TIP: tip.ask_again,
+    SUPPORT: support.ask_again,
+    OFFER: offer.ask_again,
+    FOLLOW_UP: follow_up.ask_again,
+}
+# A question typed while a form waits for an answer is taken as a question only when the NLU is
+# at least this sure: an unsure parse of an answer ("o gan cho") stays the answer.
+QUESTION_MEANWHILE_CONFIDENCE = 0.6
 # What answers in each flow are part of, for triage (see answer_intent).
 FLOW_INTENTS = {
     RESCUE: "request_rescue",
@@ -69,6 +82,10 @@ def route(ctx: Context) -> list[BotReply]:
     if conv.step and not ctx.msg.record_text:
         # Nothing to read (a sticker, a photo without caption): the question stays open.
         return [*replies, *smalltalk.not_understood(ctx)]
+    if conv.step and _asks_meanwhile(ctx):
+        again = ASK_AGAIN[conv.flow](ctx) if conv.flow in ASK_AGAIN else []
+        if again:
+            return [*replies, *questions.answer(ctx), *again]
     if conv.step:
         handler = ANSWERS.get(conv.flow)
         answered = handler(ctx) if handler else None
@@ -76,6 +93,16 @@ def route(ctx: Context) -> list[BotReply]:
             return [*replies, *answered]
         conv.end_flow()
     return [*replies, *_new_message(ctx)]
+
+
+def _asks_meanwhile(ctx: Context) -> bool:
+    """Whether a message typed while a question is open is a question of its own."""
+    msg = ctx.msg
+    if msg.intent not in QUESTION_INTENTS or msg.confidence < QUESTION_MEANWHILE_CONFIDENCE:
+        return False
+    if ctx.skipped or msg.says(ctx.keywords("yes")) or msg.says(ctx.keywords("no")):
+        return False
+    return questions.is_question(ctx)
 
 
 def _danger_now(ctx: Context) -> bool:

@@ -31,6 +31,13 @@ REQUIRED_TEXTS: tuple[str, ...] = (
     "rescue.safety",
     "rescue.ask_location",
     "rescue.ask_location_detail",
+    "rescue.ask_location_abroad",
+    "rescue.tip_first",
+    "rescue.tip_first_no_code",
+    "rescue.tip_ask_location",
+    "rescue.tip_ask_location_detail",
+    "rescue.tip_ask_person",
+    "rescue.tip_ask_contact",
     "rescue.ask_companions",
     "rescue.ask_contact",
     "rescue.location_received",
@@ -41,6 +48,7 @@ REQUIRED_TEXTS: tuple[str, ...] = (
     "tip.ask_when",
     "tip.ask_when_missing",
     "tip.ask_victim",
+    "tip.ask_victim_age",
     "tip.ask_suspect",
     "tip.ask_platform",
     "tip.ask_consent",
@@ -55,6 +63,7 @@ REQUIRED_TEXTS: tuple[str, ...] = (
     "support.filed",
     "offer.warning_signs",
     "offer.ask_company",
+    "offer.how_to_check",
     "offer.company_active",
     "offer.company_expired",
     "offer.company_suspended",
@@ -108,7 +117,17 @@ REQUIRED_KEYWORDS: tuple[str, ...] = (
     "no",
     "support_needs",
     "company_markers",
+    "company_name_stops",
+    "place_return",
+    "home_country",
+    "place_origin",
+    "marriage_markers",
+    "fee_markers",
+    "question_markers",
 )
+
+# FAQ topics the flows name besides answering questions (faq.yml).
+REQUIRED_FAQ_TOPICS: tuple[str, ...] = ("victim_protection", "fees", "marriage_brokers")
 
 # Placeholders filled by the flows themselves; the rest must be hotline names from configuration.
 DYNAMIC_FIELDS: frozenset[str] = frozenset(
@@ -152,6 +171,10 @@ class Wording:
                 raise WordingError(f"{path}: missing or empty keyword list 'keywords.{name}'")
             keyword_lists[name] = folded
         faq = Faq.load(data_dir / FAQ_FILE)
+        names = {t.name for t in faq.topics}
+        absent = [t for t in REQUIRED_FAQ_TOPICS if t not in names]
+        if absent:
+            raise WordingError(f"{data_dir / FAQ_FILE}: missing topic(s): {', '.join(absent)}")
         return cls(texts=texts, keyword_lists=keyword_lists, faq=faq, source=str(path))
 
     def text(self, key: str, **fields: Any) -> str:

@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 # (0.3, 0.6, 1, 2 and 3 were within 0.01 macro-F1, 1 the best with 1-5 character n-grams;
 # balanced class weights helped the rarer intents).
 C = 1.0
-CALIBRATION_FOLDS = 5
+# Three folds calibrate as well as five did under cross-validation (macro-F1 0.909 against
+# 0.910) in two thirds of the training time.
+CALIBRATION_FOLDS = 3
 # Random letter strings labelled out_of_scope teach the model that text sharing no words with
 # any intent is not an intent; a small share of the data is enough.
 GIBBERISH_SHARE = 0.03

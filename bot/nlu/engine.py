@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # Bump when a code change makes saved models incompatible or different: a model saved by
 # another engine version is stale and is retrained on load.
-ENGINE_VERSION = "1.1.0"
+ENGINE_VERSION = "1.4.0"
 RANKING_SIZE = 10
 
 
@@ -70,6 +70,7 @@ class EmbeddedNLU:
             rest = [r for r in ranking if r["name"] != OUT_OF_SCOPE]
             ranking = [fallback, *rest][:RANKING_SIZE]
             top = fallback
+        entities = self.entities.with_writer(nt, str(top["name"]), entities)
         return {"text": text, "intent": dict(top), "intent_ranking": ranking, "entities": entities}
 
 

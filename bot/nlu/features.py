@@ -1,8 +1,10 @@
 """Sparse TF-IDF features of a normalised message, computed without scikit-learn at parse time.
 
 Features are word unigrams and bigrams over the accented view and over the diacritic-free view,
-plus character 1-5-grams of each diacritic-free word, so "nhốt", "nhot" and the typo "nhôt" share
-most of their evidence. The vocabulary is fixed at training; unseen features are ignored.
+plus character 1-4-grams of each diacritic-free word, so "nhốt", "nhot" and the typo "nhôt" share
+most of their evidence, and character 4-5-grams across word boundaries of the diacritic-free text
+("i nhot", "u em v"), which carry the words' order past one typo or a missing space (they scored
+better under cross-validation). The vocabulary is fixed at training; unseen features are ignored.
 scikit-learn's vectorizers do the same sums, but their per-call validation costs far more than
 the arithmetic on one short message, and parse time is budgeted at 2 ms.
 """
@@ -20,7 +22,10 @@ import numpy as np
 from bot.nlu.normalize import NormalizedText
 
 _DIGITS_RE = re.compile(r"\d+")
-CHAR_NGRAMS = (1, 5)
+# 1-4 scored as well as 1-5 under cross-validation (0.911 against 0.909 macro-F1, 0.906 against
+# 0.897 without diacritics) with fewer features.
+CHAR_NGRAMS = (1, 4)
+CROSS_NGRAMS = (4, 5)
 # Character n-grams seen in fewer training messages than this are noise, not evidence, and would
 # only inflate the model (load time counts).
 MIN_CHAR_DF = 2
@@ -28,7 +33,7 @@ MIN_CHAR_DF = 2
 
 def _shape(word: str) -> str:
     # Numbers matter by their presence ("3 người", "15 tuổi"), not their value.
-    return _DIGITS_RE.sub("0", word) if any(c.isdigit() for c in word) else word
+    return _DIGITS_RE.sub("0", word) if _DIGITS_RE.search(word) else word
 
 
 def feature_strings(nt: NormalizedText) -> list[str]:
@@ -50,6 +55,19 @@ def feature_strings(nt: NormalizedText) -> list[str]:
         for n in range(lo, min(hi, n_chars) + 1):
             for j in range(n_chars - n + 1):
                 append("c " + padded[j : j + n])
+    line = "<" + " ".join(plains) + ">"
+    size = len(line)
+    seen: set[int] = set()
+    space = line.find(" ")
+    while space != -1:
+        # The grams with this space strictly inside them (not first, not last character).
+        for n in range(CROSS_NGRAMS[0], CROSS_NGRAMS[1] + 1):
+            for j in range(max(0, space - n + 2), min(space, size - n + 1)):
+                key = j * 8 + n
+                if key not in seen:
+                    seen.add(key)
+                    append("x " + line[j : j + n])
+        space = line.find(" ", space + 1)
     return feats
 
 
@@ -68,7 +86,9 @@ class Featurizer:
         df: Counter[str] = Counter()
         for feats in docs:
             df.update(set(feats))
-        kept = sorted(f for f, n in df.items() if n >= MIN_CHAR_DF or not f.startswith("c "))
+        kept = sorted(
+            f for f, n in df.items() if n >= MIN_CHAR_DF or not f.startswith(("c ", "x "))
+        )
         self.vocabulary = {f: i for i, f in enumerate(kept)}
         n_docs = len(docs)
         # Smoothed idf, as scikit-learn's TfidfTransformer(smooth_idf=True).
@@ -79,17 +99,12 @@ class Featurizer:
 
     def vector(self, feats: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and values of one message's vector (both empty when nothing is known)."""
-        vocab = self.vocabulary
-        counts: Counter[int] = Counter()
-        for f in feats:
-            idx = vocab.get(f)
-            if idx is not None:
-                counts[idx] += 1
-        if not counts:
+        # map() with the dict's own get runs the look-ups in C: this is most of a parse's time.
+        found = [i for i in map(self.vocabulary.get, feats) if i is not None]
+        if not found:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-        vals = (1.0 + np.log(tf)) * self.idf[idx]
+        idx, counts = np.unique(np.array(found, dtype=np.int64), return_counts=True)
+        vals = (1.0 + np.log(counts.astype(np.float32))) * self.idf[idx]
         norm = float(np.sqrt(np.dot(vals, vals)))
         return idx, vals / norm
 

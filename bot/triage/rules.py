@@ -1,13 +1,16 @@
 """Triage: priority, category and agencies of a conversation from its NLU parses.
 
 Rules (docs/nlu.md, Triage): P1 when someone is in danger now (a rescue request, signs of
-being held, beaten, moved, stripped of papers or ransomed, a child under 16 at risk, or the writer
-says it is urgent); P2 for a concrete case; P3 otherwise. The word lists, the routing table and
-the severity order are configuration in `nlu_data/triage_keywords.yml`, not code.
+being held, beaten, moved now or soon, stripped of papers or ransomed, a child under 16 at risk,
+or the writer says it is urgent); P2 for a concrete case; P3 otherwise. The signs are read from
+the text itself (bot/triage/signs.py), whatever the intent and its confidence, so a parse that
+fell to follow_up or out_of_scope never hides them. The word lists, the routing table and the
+severity order are configuration in `nlu_data/triage_keywords.yml`, not code.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,19 +20,20 @@ from typing import Any
 import yaml
 
 from bot.config import get_bot_settings
-from bot.nlu.normalize import Normalizer, Teencode
+from bot.nlu.entities.rules_file import EntityRules
+from bot.nlu.normalize import Normalizer, Teencode, has_diacritics
+from bot.nlu.training_data import load_training_data
+from bot.triage.signs import Reading, SignReader, compile_words
 
 KEYWORDS_FILE = "triage_keywords.yml"
 TEENCODE_FILE = "teencode.yml"
+ENTITY_RULES_FILE = "entity_rules.yml"
 RESCUE = "request_rescue"
 
 
 @dataclass(frozen=True)
 class TriageRules:
-    normalizer: Normalizer
-    danger: dict[tuple[str, ...], str]  # plain token phrase -> kind of danger
-    max_phrase: int
-    symbols: tuple[str, ...]
+    reader: SignReader
     rescue_floor: float
     child_age_under: int
     question_intents: frozenset[str]
@@ -37,29 +41,17 @@ class TriageRules:
     routing: dict[str, dict[str, list[str]]]
     p1_minimum: tuple[str, ...]
     case_intents: frozenset[str]
+    child_risk_intents: frozenset[str]
     concrete_entities: frozenset[str]
-    already_safe: frozenset[tuple[str, ...]] = frozenset()
-    negations: frozenset[str] = frozenset()
 
     @classmethod
     def from_dir(cls, data_dir: Path) -> TriageRules:
         raw = yaml.safe_load((data_dir / KEYWORDS_FILE).read_text(encoding="utf-8")) or {}
         normalizer = Normalizer(Teencode.from_file(data_dir / TEENCODE_FILE))
-
-        def words(phrase: object) -> tuple[str, ...]:
-            return tuple(t.plain for t in normalizer(str(phrase)).tokens)
-
-        danger: dict[tuple[str, ...], str] = {}
-        for kind, phrases in (raw.get("danger") or {}).items():
-            for phrase in phrases or []:
-                key = words(phrase)
-                if key:
-                    danger.setdefault(key, str(kind))
+        numbers = EntityRules.from_file(data_dir / ENTITY_RULES_FILE, normalizer).number_words
+        words = compile_words(raw, normalizer, numbers, _spellings(data_dir, normalizer))
         return cls(
-            normalizer=normalizer,
-            danger=danger,
-            max_phrase=max((len(k) for k in danger), default=1),
-            symbols=tuple(str(s) for s in raw.get("danger_symbols") or []),
+            reader=SignReader(words, normalizer),
             rescue_floor=float(raw.get("rescue_confidence_floor", 1.0)),
             child_age_under=int(raw.get("child_age_under", 16)),
             question_intents=frozenset(raw.get("question_intents") or []),
@@ -67,11 +59,8 @@ class TriageRules:
             routing={str(k): dict(v) for k, v in (raw.get("routing") or {}).items()},
             p1_minimum=tuple(raw.get("p1_minimum") or []),
             case_intents=frozenset(raw.get("case_intents") or []),
+            child_risk_intents=frozenset(raw.get("child_risk_intents") or []),
             concrete_entities=frozenset(raw.get("concrete_entities") or []),
-            already_safe=frozenset(k for k in map(words, raw.get("already_safe") or []) if k),
-            negations=frozenset(
-                w for p in raw.get("already_safe_negations") or [] for w in words(p)
-            ),
         )
 
     def is_p1(self, parse: dict[str, Any]) -> bool:
@@ -98,29 +87,56 @@ class TriageRules:
         found[f"{KEYWORDS_FILE} p1_minimum"] = list(self.p1_minimum)
         return found
 
-    def danger_signs(self, text: str) -> list[str]:
-        """Kinds of danger named in the text, in the order of the configuration file."""
-        tokens = self._without_past_rescues([t.plain for t in self.normalizer(text).tokens])
-        kinds: set[str] = set()
-        for i in range(len(tokens)):
-            for n in range(1, min(self.max_phrase, len(tokens) - i) + 1):
-                kind = self.danger.get(tuple(tokens[i : i + n]))
-                if kind:
-                    kinds.add(kind)
-        if any(s in text for s in self.symbols):
-            kinds.add("urgent")
-        return sorted(kinds)
+    def read(self, parse: dict[str, Any]) -> Reading:
+        """The danger signs in one parse's text, in the light of its intent and ages."""
+        intent = _intent(parse)
+        return self.reader.read(
+            str(parse.get("text") or ""),
+            intent=intent,
+            question=intent in self.question_intents,
+            ages=_ages(parse),
+        )
 
-    def _without_past_rescues(self, tokens: list[str]) -> list[str]:
-        """Blanks the words of phrases telling of a rescue already done, unless negated."""
-        masked = list(tokens)
-        for phrase in self.already_safe:
-            n = len(phrase)
-            for i in range(len(tokens) - n + 1):
-                negated = i > 0 and tokens[i - 1] in self.negations
-                if tuple(tokens[i : i + n]) == phrase and not negated:
-                    masked[i : i + n] = [""] * n
-        return masked
+    def danger_signs(self, text: str, intent: str = "report_trafficking") -> list[str]:
+        """Kinds of danger named in the text, sorted (for tests and the console)."""
+        return sorted(self.read({"text": text, "intent": {"name": intent}}).kinds)
+
+    def concrete_words_in(self, text: str) -> bool:
+        """Whether the text names a place, a person or a suspect one could find."""
+        return self.reader.names_something(text)
+
+    def child_at_risk(self, reading: Reading, intent: str) -> bool:
+        """A child under 16 named in a message that puts them at risk.
+
+        In a report or a rescue request the child is the case. In an offer the child must be
+        someone in particular ("con em học lớp 7 được rủ đi làm"); in a question, also lured or
+        in danger. Anywhere else (a parse that fell to follow_up, out_of_scope...) a lure or a
+        danger phrase is enough. A child already home again is not at risk now.
+        """
+        if not reading.child:
+            return False
+        if reading.resolved and not reading.kinds:
+            return False
+        if intent in self.case_intents:
+            return True
+        if intent in self.child_risk_intents:
+            return reading.child_anchored
+        if intent in self.question_intents:
+            return reading.child_anchored and (reading.lure or bool(reading.kinds))
+        return reading.lure or bool(reading.kinds)
+
+
+# A spelling seen this often in messages typed with diacritics is a word of its own, not a typo.
+_MIN_SPELLING_COUNT = 2
+
+
+def _spellings(data_dir: Path, normalizer: Normalizer) -> list[str]:
+    """Words as the training messages typed with diacritics spell them."""
+    counts: Counter[str] = Counter()
+    for example in load_training_data(data_dir).examples:
+        if has_diacritics(example.text):
+            counts.update(t.text for t in normalizer(example.text).tokens)
+    return [w for w, n in counts.items() if n >= _MIN_SPELLING_COUNT]
 
 
 @lru_cache(maxsize=4)
@@ -151,13 +167,14 @@ def _rescue_confidence(parse: dict[str, Any]) -> float:
     return float(intent.get("confidence") or 0.0) if _intent(parse) == RESCUE else 0.0
 
 
-def _ages(parse: dict[str, Any]) -> list[int]:
+def _ages(parse: dict[str, Any]) -> list[tuple[int, int, int]]:
     ages = []
     for entity in parse.get("entities") or []:
         if entity.get("entity") == "age":
             try:
-                ages.append(int(str(entity.get("value"))))
-            except ValueError:
+                value = int(str(entity.get("value")))
+                ages.append((value, int(entity.get("start", 0)), int(entity.get("end", 0))))
+            except (TypeError, ValueError):
                 continue
     return ages
 
@@ -181,21 +198,23 @@ def triage(
     elif any(_rescue_confidence(p) >= rules.rescue_floor for p in parses):
         reasons.append("message may be a rescue request")
     kinds: set[str] = set()
+    child = False
     for p, name in zip(parses, intents, strict=True):
-        if name not in rules.question_intents:
-            kinds.update(rules.danger_signs(str(p.get("text") or "")))
+        reading = rules.read(p)
+        kinds.update(reading.kinds)
+        child = child or rules.child_at_risk(reading, name)
     reasons.extend(_DANGER_REASONS.get(k, k.replace("_", " ")) for k in sorted(kinds))
-    ages = [a for p in parses for a in _ages(p)]
-    at_risk = category in rules.case_intents or kinds or category == RESCUE
-    if at_risk and any(a < rules.child_age_under for a in ages):
+    if child:
         reasons.append(f"child under {rules.child_age_under} at risk")
 
     if reasons:
         priority = "P1"
     else:
         named = {
-            e.get("entity") for p in parses for e in p.get("entities") or []
+            str(e.get("entity")) for p in parses for e in p.get("entities") or []
         } & rules.concrete_entities
+        if any(rules.concrete_words_in(str(p.get("text") or "")) for p in parses):
+            named.add("place or person named")
         if category == "report_missing":
             priority = "P2"
             reasons.append("missing person")

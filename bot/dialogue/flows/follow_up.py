@@ -44,6 +44,13 @@ def answer(ctx: Context) -> list[BotReply]:
     return [ctx.say("follow_up.no_code")]
 
 
+def ask_again(ctx: Context) -> list[BotReply]:
+    """The open question once more (after answering a question the person asked meanwhile)."""
+    if ctx.conv.step == ASK_CODE:
+        return [ctx.say("follow_up.ask_code", quick=("skip",))]
+    return []
+
+
 def reference_code(ctx: Context) -> str | None:
     for raw in (ctx.msg.entity("reference_code"), ctx.msg.text):
         if raw:

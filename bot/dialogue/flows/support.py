@@ -31,6 +31,15 @@ def answer(ctx: Context) -> list[BotReply]:
     return _ask_next(ctx)
 
 
+def ask_again(ctx: Context) -> list[BotReply]:
+    """The open question once more (after answering a question the person asked meanwhile)."""
+    step = ctx.conv.step
+    if step not in QUESTIONS:
+        return []
+    quick = ("message_only", "skip") if step == ASK_CONTACT else ("skip",)
+    return [ctx.say(f"support.{step}", quick=quick)]
+
+
 def _ask_next(ctx: Context) -> list[BotReply]:
     conv = ctx.conv
     asked: list[str] = conv.slots.setdefault("asked", [])

@@ -82,7 +82,20 @@ def _already_told(ctx: Context, question: str, known: dict[str, str]) -> bool:
 def _question_key(ctx: Context, question: str) -> str:
     if question == ASK_WHEN and ctx.conv.slots.get("kind") == MISSING:
         return "tip.ask_when_missing"
+    if question == ASK_VICTIM and ctx.conv.entities_since(ctx.conv.flow_start).get("relation"):
+        # Who the person is was already said ("con gai nha hang xom"): ask only the age.
+        return "tip.ask_victim_age"
     return f"tip.{question}"
+
+
+def ask_again(ctx: Context) -> list[BotReply]:
+    """The open question once more (after answering a question the person asked meanwhile)."""
+    step = ctx.conv.step
+    if step == ASK_CONSENT:
+        return [ctx.say("tip.ask_consent", quick=("consent_yes", "no", "anonymous"))]
+    if step in QUESTIONS:
+        return [ctx.say(_question_key(ctx, step), quick=("skip",))]
+    return []
 
 
 def _consent(ctx: Context) -> list[BotReply]:

@@ -10,6 +10,7 @@ from bot.nlu.entities.gazetteer import Gazetteer, build_gazetteer
 from bot.nlu.entities.lexicon import Lexicon, build_lexicon
 from bot.nlu.entities.numbers import NumberEntities
 from bot.nlu.entities.rules_file import EntityRules
+from bot.nlu.entities.writer import WriterSelf
 from bot.nlu.normalize import NormalizedText, Normalizer, has_diacritics
 from bot.nlu.training_data import TrainingData
 
@@ -21,6 +22,7 @@ class EntityExtractor:
     gazetteer: Gazetteer
     lexicon: Lexicon
     numbers: NumberEntities
+    writer: WriterSelf
 
     def extract(self, nt: NormalizedText) -> list[dict[str, Any]]:
         accented = has_diacritics(nt.original)
@@ -40,6 +42,15 @@ class EntityExtractor:
         kept.sort(key=lambda e: (e["start"], e["end"]))
         return kept
 
+    def with_writer(
+        self, nt: NormalizedText, intent: str, found: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The entities plus relation `self`, which depends on the intent (writer.py)."""
+        extra = self.writer.extract(nt, intent, found)
+        if not extra:
+            return found
+        return sorted([*found, *extra], key=lambda e: (e["start"], e["end"]))
+
 
 def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a["start"] < b["end"] and b["start"] < a["end"]
@@ -52,4 +63,5 @@ def build_entity_extractor(
         gazetteer=build_gazetteer(data, rules, normalizer),
         lexicon=build_lexicon(data, rules, normalizer),
         numbers=NumberEntities(rules, data, normalizer),
+        writer=WriterSelf(rules),
     )

@@ -46,8 +46,13 @@ class Gazetteer:
     # ambiguous form -> following words after which the data shows it is not a place
     not_before: dict[str, set[str]] = field(default_factory=dict)
     fuzzy_buckets: dict[str, list[str]] = field(default_factory=dict)
+    # (first two letters, length) -> forms of that bucket within FUZZY_MAX_LEN_DIFF of the length
+    fuzzy_by_length: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     place_context: frozenset[str] = frozenset()
     max_tokens: int = 1
+    # Words the training messages use, outside place names, at least twice: a span made only of
+    # them is ordinary words, not a misspelt place ("nước được" is not "nước Đức").
+    known_words: frozenset[str] = frozenset()
 
     def extract(self, nt: NormalizedText, accented_message: bool) -> list[dict[str, Any]]:
         tokens = nt.tokens
@@ -63,7 +68,7 @@ class Gazetteer:
                 i += 1
                 continue
             hit = self._exact(tokens, plains, glued, i, accented_message) or self._fuzzy(
-                plains, glued, i
+                tokens, plains, glued, i
             )
             if hit is None:
                 i += 1
@@ -126,20 +131,38 @@ class Gazetteer:
         marked = {a for a in place.accented if has_diacritics(a)}
         return typed in marked if marked else typed in place.accented
 
-    def _fuzzy(self, plains: list[str], glued: list[bool], i: int) -> tuple[int, Place, str] | None:
+    def _fuzzy(
+        self, tokens: tuple[Token, ...], plains: list[str], glued: list[bool], i: int
+    ) -> tuple[int, Place, str] | None:
         bucket = self.fuzzy_buckets.get(plains[i][:2])
         if not bucket:
             return None
         for n, key in self._keys(plains, glued, i):
             if len(key) < FUZZY_MIN_CHARS:
                 continue
-            choices = [f for f in bucket if abs(len(f) - len(key)) <= FUZZY_MAX_LEN_DIFF]
+            choices = self.fuzzy_by_length.get((plains[i][:2], len(key)))
             if not choices:
                 continue
             best = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-            if best is not None:
-                return n, self.forms[best[0]], "gazetteer_fuzzy"
+            if best is None:
+                continue
+            if all(t.text in self.known_words for t in tokens[i : i + n]):
+                continue
+            place = self.forms[best[0]]
+            typed = "".join(t.text for t in tokens[i : i + n])
+            if has_diacritics(typed) and not _close_spelling(typed, place):
+                # Typed with diacritics, the word says what it is: "thương mại" (trade) is one
+                # letter from "thuong hai" but nothing like "Thượng Hải".
+                continue
+            return n, place, "gazetteer_fuzzy"
         return None
+
+
+def _close_spelling(typed: str, place: Place) -> bool:
+    spelled = [a.replace(" ", "") for a in place.accented if has_diacritics(a)]
+    if not spelled:
+        return True
+    return any(fuzz.ratio(typed, s) >= FUZZY_CUTOFF for s in spelled)
 
 
 def _strip_prefix(tokens: list[Token], prefixes: set[tuple[str, ...]]) -> list[Token]:
@@ -196,12 +219,34 @@ def build_gazetteer(data: TrainingData, rules: EntityRules, normalizer: Normaliz
             if key:
                 gaz.ambiguous.add(key)
     _learn_word_like_forms(gaz, data, normalizer)
+    gaz.known_words = _known_words(data, normalizer)
     buckets: dict[str, list[str]] = defaultdict(list)
     for key in gaz.forms:
         if len(key) >= FUZZY_MIN_CHARS - FUZZY_MAX_LEN_DIFF and key not in gaz.ambiguous:
             buckets[key[:2]].append(key)
     gaz.fuzzy_buckets = dict(buckets)
+    for prefix, forms in buckets.items():
+        lengths = {len(f) for f in forms}
+        for length in range(
+            min(lengths) - FUZZY_MAX_LEN_DIFF, max(lengths) + FUZZY_MAX_LEN_DIFF + 1
+        ):
+            near = [f for f in forms if abs(len(f) - length) <= FUZZY_MAX_LEN_DIFF]
+            if near:
+                gaz.fuzzy_by_length[(prefix, length)] = near
     return gaz
+
+
+_KNOWN_WORD_MIN_COUNT = 2
+
+
+def _known_words(data: TrainingData, normalizer: Normalizer) -> frozenset[str]:
+    counts: dict[str, int] = defaultdict(int)
+    for example in data.examples:
+        places = [s for s in example.entities if s.entity in PLACE_ENTITIES]
+        for token in normalizer(example.text).tokens:
+            if not any(s.start < token.end and token.start < s.end for s in places):
+                counts[token.text] += 1
+    return frozenset(w for w, n in counts.items() if n >= _KNOWN_WORD_MIN_COUNT)
 
 
 def _learn_word_like_forms(gaz: Gazetteer, data: TrainingData, normalizer: Normalizer) -> None:

@@ -1,10 +1,11 @@
 """Relation and platform: cue words whose meaning depends on the word next to them.
 
-"em tôi" is a sibling but "em bị" is the writer (`self`); "qua fb" is a platform but "số điện
-thoại" is not a way of contact. Cue words come from `entity_rules.yml`, the data's synonyms and
-the annotated examples; whether a cue is an entity, and which value, is decided by what the
-training data did with the same word before the same neighbour (a memory of contexts), falling
-back to the rules (a relation word needs a possessor after it: "con gái tôi").
+"em tôi" is a sibling; "qua fb" is a platform but "số điện thoại" is not a way of contact. The
+writer (`self`) needs the intent and is found after classification (`writer.py`). Cue words come
+from `entity_rules.yml`, the data's synonyms and the annotated examples; whether a cue is an
+entity, and which value, is decided by what the training data did with the same word before the
+same neighbour (a memory of contexts), falling back to the rules (a relation word needs a
+possessor after it: "con gái tôi").
 """
 
 from __future__ import annotations
@@ -51,18 +52,15 @@ class Lexicon:
         text = nt.original
         found: list[dict[str, Any]] = []
         i = 0
-        after_cue = False
         while i < len(tokens):
-            hit = self._match(tokens, i, text, after_cue)
+            hit = self._match(tokens, i, text)
             if hit is None:
                 i += 1
-                after_cue = False
                 continue
             n, (entity, value) = hit
             if entity:
                 start, end = tokens[i].start, tokens[i + n - 1].end
                 found.append(entity_dict(entity, value, start, end, text, "lexicon"))
-            after_cue = True
             i += n
         return found
 
@@ -78,11 +76,7 @@ class Lexicon:
             all(a in (b, p) for a, b, p in zip(typed, s, form, strict=True)) for s in spellings
         )
 
-    def _match(
-        self, tokens: tuple[Token, ...], i: int, text: str = "", after_cue: bool = False
-    ) -> tuple[int, Decision] | None:
-        if self._is_self(tokens, i, text, after_cue):
-            return 1, ("relation", "self")
+    def _match(self, tokens: tuple[Token, ...], i: int, text: str) -> tuple[int, Decision] | None:
         for n in range(min(self.max_tokens, len(tokens) - i), 0, -1):
             form = tuple(t.plain for t in tokens[i : i + n])
             if form not in self.defaults and form not in self.by_form:
@@ -91,48 +85,44 @@ class Lexicon:
                 continue
             if not self.known_spelling(tokens[i : i + n], form):
                 continue
-            return n, self._decide(tokens, i, n, form)
+            return n, self._decide(tokens, i, n, form, text)
         return None
 
-    def _is_self(
-        self, tokens: tuple[Token, ...], i: int, text: str = "", after_cue: bool = False
-    ) -> bool:
-        # The convention: a first-person pronoun directly before "bị"/"đang bị" is `self`,
-        # unless it is a possessor ("con gái tôi bị", "của tôi") or not the writer ("trẻ em bị").
-        if tokens[i].plain not in self.rules.self_pronouns:
-            return False
-        if after_cue:
-            return False
-        if i > 0 and (
-            tokens[i - 1].plain == "cua" or tokens[i - 1].plain in self.rules.not_self_before
-        ):
-            return False
-        if i + 1 < len(tokens) and text[tokens[i].end : tokens[i + 1].start].strip():
-            return False
-        return _starts_with(tokens, i + 1, self.rules.self_triggers)
-
-    def _decide(self, tokens: tuple[Token, ...], i: int, n: int, form: tuple[str, ...]) -> Decision:
-        nxt = tokens[i + n].plain if i + n < len(tokens) else ""
+    def _decide(
+        self, tokens: tuple[Token, ...], i: int, n: int, form: tuple[str, ...], text: str
+    ) -> Decision:
+        # A word after punctuation is no possessor: "cứu em, em ở Huế", "anh chị, tôi muốn hỏi".
+        joined = (
+            i + n < len(tokens) and not text[tokens[i + n - 1].end : tokens[i + n].start].strip()
+        )
+        nxt = tokens[i + n].plain if joined else ""
         prev = tokens[i - 1].plain if i > 0 else ""
         if nxt in self.rules.vocatives:
             return (_NONE, _NONE)
+        # A kinship word is also a pronoun ("cứu em", "con muốn về", "bạn ơi"): it names a
+        # relation only by what follows it ("em tôi", "bạn thân"), never by what precedes.
+        pronoun = form in self.rules.pronoun_like
         contexts = [
             c
-            for c in (self.by_next.get((form, nxt)), self.by_prev.get((form, prev)))
+            for c in (
+                self.by_next.get((form, nxt)),
+                None if pronoun else self.by_prev.get((form, prev)),
+            )
             if c is not None and sum(c.values()) >= _MIN_CONTEXT
         ]
         if contexts:
-            best = max(contexts, key=lambda c: c.most_common(1)[0][1] / sum(c.values()))
-            return best.most_common(1)[0][0]
+            best = max(contexts, key=lambda c: _top(c)[1] / sum(c.values()))
+            return _top(best)[0]
         default = self.defaults.get(form)
         counts = self.by_form.get(form)
         if (
             default is not None
             and default[0] == "relation"
+            and joined
             and _starts_with(tokens, i + n, self.rules.possessors)
         ):
             return default
-        if counts:
+        if counts and not pronoun:
             # The data has used this word before: do what it usually did with it.
             if sum(counts.values()) >= _MIN_FORM:
                 return counts.most_common(1)[0][0]
@@ -140,6 +130,11 @@ class Lexicon:
         if default is not None and default[0] != "relation":
             return default
         return (_NONE, _NONE)
+
+
+def _top(counts: Counter[Decision]) -> tuple[Decision, int]:
+    """The most frequent decision; on a tie, an entity rather than "not an entity"."""
+    return max(counts.items(), key=lambda kv: (kv[1], bool(kv[0][0])))
 
 
 def _whole_tokens(tokens: tuple[Token, ...], i: int, n: int) -> bool:
@@ -201,7 +196,9 @@ def build_lexicon(data: TrainingData, rules: EntityRules, normalizer: Normalizer
     for nt, example in normalized:
         spans: dict[tuple[int, int], Decision] = {}
         for span in example.entities:
-            if span.entity in LEXICON_ENTITIES:
+            # `self` is the writer rule's (writer.py): learning it here would make "em" the
+            # writer in every message, whatever its intent.
+            if span.entity in LEXICON_ENTITIES and span.value != "self":
                 rng = token_range(nt, span)
                 if rng:
                     spans[rng] = (span.entity, span.value)
@@ -213,13 +210,22 @@ def build_lexicon(data: TrainingData, rules: EntityRules, normalizer: Normalizer
     lex.max_tokens = min(max([lex.max_tokens, *(len(f) for f in lex.defaults)]), MAX_CUE_TOKENS)
     forms = set(lex.defaults) | set(by_form)
     # Second pass: what the data did with each cue form in each context.
-    for (nt, _), spans in zip(normalized, annotated, strict=True):
+    for (nt, example), spans in zip(normalized, annotated, strict=True):
         tokens = nt.tokens
+        self_spans = {
+            rng
+            for span in example.entities
+            if span.entity == "relation" and span.value == "self"
+            for rng in [token_range(nt, span)]
+            if rng
+        }
         for i in range(len(tokens)):
             for n in range(min(lex.max_tokens, len(tokens) - i), 0, -1):
                 form = tuple(t.plain for t in tokens[i : i + n])
                 if form not in forms or not lex.known_spelling(tokens[i : i + n], form):
                     continue
+                if (i, i + n) in self_spans:
+                    break
                 decision = spans.get((i, i + n), (_NONE, _NONE))
                 if decision == (_NONE, _NONE) and any(a < i + n and i < b for a, b in spans):
                     # "nhóm [zalo]": the annotation is on a shorter form inside this one, which

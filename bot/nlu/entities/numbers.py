@@ -61,12 +61,15 @@ class NumberReader:
         return value, used
 
 
+# Longest noun phrase after a head count ("anh chị em"): the look-up tries each length up to it.
+_MAX_NOUN_TOKENS = 4
+
+
 def _starts_with(
     tokens: tuple[Token, ...], i: int, phrases: set[tuple[str, ...]], accented: bool
 ) -> bool:
-    if accented:
-        return any(tuple(t.text for t in tokens[i : i + len(p)]) == p for p in phrases if p)
-    return any(tuple(t.plain for t in tokens[i : i + len(p)]) == p for p in phrases if p)
+    words = [t.text if accented else t.plain for t in tokens[i : i + _MAX_NOUN_TOKENS]]
+    return any(tuple(words[:n]) in phrases for n in range(1, len(words) + 1))
 
 
 class NumberEntities:

@@ -26,8 +26,6 @@ class EntityRules:
     age_units: frozenset[str] = frozenset()  # plain
     person_nouns: set[tuple[str, ...]] = field(default_factory=set)  # plain token tuples
     person_nouns_accented: set[tuple[str, ...]] = field(default_factory=set)
-    self_pronouns: frozenset[str] = frozenset()  # plain
-    self_triggers: set[tuple[str, ...]] = field(default_factory=set)
     possessors: set[tuple[str, ...]] = field(default_factory=set)
     relation_words: dict[tuple[str, ...], str] = field(default_factory=dict)
     platform_words: dict[tuple[str, ...], str] = field(default_factory=dict)
@@ -47,6 +45,22 @@ class EntityRules:
     vocatives: frozenset[str] = frozenset()
     # Words before a first-person pronoun that make it not the writer ("trẻ em bị").
     not_self_before: frozenset[str] = frozenset()
+    # Relation `self` (bot/nlu/entities/writer.py): the intents it belongs to, and the words.
+    self_intents: frozenset[str] = frozenset()
+    writer_words: frozenset[str] = frozenset()  # plain
+    writer_words_accented: frozenset[str] = frozenset()
+    writer_words_verb: frozenset[str] = frozenset()
+    writer_words_verb_accented: frozenset[str] = frozenset()
+    writer_verbs: frozenset[str] = frozenset()
+    writer_plea_verbs: frozenset[str] = frozenset()
+    writer_plea_ends: frozenset[str] = frozenset()
+    writer_not_after: frozenset[str] = frozenset()  # plain
+    writer_not_after_accented: frozenset[str] = frozenset()
+    writer_not_before: frozenset[str] = frozenset()  # plain
+    writer_not_before_accented: frozenset[str] = frozenset()
+    writer_plain_ambiguous: frozenset[str] = frozenset()
+    # Kinship words that are also pronouns: a relation only with a possessor after them.
+    pronoun_like: set[tuple[str, ...]] = field(default_factory=set)
 
     @classmethod
     def from_file(cls, path: Path, normalizer: Normalizer) -> EntityRules:
@@ -55,6 +69,9 @@ class EntityRules:
 
         def plains(name: str) -> frozenset[str]:
             return frozenset(" ".join(_key(normalizer, w)) for w in raw.get(name) or [])
+
+        def accents(name: str) -> frozenset[str]:
+            return frozenset(" ".join(_accented(normalizer, w)) for w in raw.get(name) or [])
 
         def keys(name: str) -> set[tuple[str, ...]]:
             return {_key(normalizer, w) for w in raw.get(name) or []} - {()}
@@ -78,8 +95,6 @@ class EntityRules:
             person_nouns=keys("person_nouns"),
             person_nouns_accented={_accented(normalizer, w) for w in raw.get("person_nouns") or []}
             - {()},
-            self_pronouns=plains("self_pronouns"),
-            self_triggers=keys("self_triggers"),
             possessors=keys("possessors"),
             relation_words=mapping("relation_words"),
             platform_words=mapping("platform_words"),
@@ -97,4 +112,22 @@ class EntityRules:
             vague_before=plains("vague_before"),
             vocatives=plains("vocatives"),
             not_self_before=plains("not_self_before"),
+            self_intents=frozenset(str(i) for i in raw.get("self_intents") or []),
+            writer_words=plains("writer_words"),
+            writer_words_accented=accents("writer_words"),
+            writer_words_verb=plains("writer_words_before_verb"),
+            writer_words_verb_accented=accents("writer_words_before_verb"),
+            writer_verbs=plains("writer_verbs"),
+            writer_plea_verbs=plains("writer_plea_verbs"),
+            writer_plea_ends=plains("writer_plea_ends"),
+            writer_not_after=plains("writer_not_after")
+            | frozenset(k[-1] for k in mapping("relation_words"))
+            | plains("not_self_before"),
+            writer_not_after_accented=accents("writer_not_after")
+            | frozenset(_accented(normalizer, w)[-1] for w in raw.get("relation_words") or {})
+            | accents("not_self_before"),
+            writer_not_before=plains("writer_not_before"),
+            writer_not_before_accented=accents("writer_not_before"),
+            writer_plain_ambiguous=plains("writer_plain_ambiguous"),
+            pronoun_like=keys("pronoun_like_relation_words"),
         )

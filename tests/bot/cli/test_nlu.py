@@ -67,3 +67,70 @@ def test_eval_cross_validation(settings_env: Path) -> None:
 def test_eval_missing_file(settings_env: Path) -> None:
     result = runner.invoke(app, ["nlu", "eval", "nope.yml"])
     assert result.exit_code != 0
+
+
+# Expected outcomes chosen to be wrong, so a report that lists misreadings would show the texts.
+_CASES = """\
+cases:
+  - text: "xin chào, tôi là Lan, đang học ở Huế"
+    priority: P1
+    category: request_rescue
+    agencies: [dolisa, police]
+    kind: rescue_request
+  - text: "cứu em với, em bị nhốt ở Campuchia"
+    priority: P3
+    category: greet
+    agencies: []
+    kind: question
+"""
+_NLU = """\
+version: "3.1"
+nlu:
+- intent: request_rescue
+  examples: |
+    - xin chào, tôi là Lan, đang học ở Huế
+"""
+
+
+def _write(folder: Path, name: str, body: str) -> Path:
+    path = folder / name
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_eval_triage_file_reports_p1_and_accuracies(settings_env: Path, tmp_path: Path) -> None:
+    cases = _write(tmp_path, "triage_cases.yml", _CASES)
+    result = runner.invoke(app, ["nlu", "eval", str(cases), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["cases"] == 2
+    assert report["p1"]["positives"] == 1
+    assert {"priority_accuracy", "category_accuracy", "agencies_accuracy"} <= set(report)
+    # An ordinary file lists what was misread, with the text, so a developer can fix it.
+    assert any("Lan" in m["text"] for m in report["wrong_priority"])
+
+
+def test_blind_files_never_print_a_text(settings_env: Path, tmp_path: Path) -> None:
+    cases = _write(tmp_path, "triage_blind.yml", _CASES)
+    nlu = _write(tmp_path, "nlu_blind.yml", _NLU)
+    for args in ([str(cases), str(nlu)], [str(cases), str(nlu), "--json"]):
+        result = runner.invoke(app, ["nlu", "eval", *args])
+        assert result.exit_code == 0, result.output
+        assert "P1 recall" in result.output or '"p1"' in result.output
+        for word in ("Lan", "Huế", "nhốt", "Campuchia"):
+            assert word not in result.output, f"a blind text leaked: {word}"
+
+
+def test_examples_cannot_be_asked_for_on_a_blind_file(settings_env: Path, tmp_path: Path) -> None:
+    cases = _write(tmp_path, "triage_blind.yml", _CASES)
+    result = runner.invoke(app, ["nlu", "eval", str(cases), "--show-examples"])
+    assert result.exit_code != 0
+    assert "Lan" not in result.output
+    assert "blind" in result.output
+
+
+def test_aggregate_only_on_an_ordinary_file(settings_env: Path, tmp_path: Path) -> None:
+    cases = _write(tmp_path, "triage_cases.yml", _CASES)
+    result = runner.invoke(app, ["nlu", "eval", str(cases), "--aggregate-only"])
+    assert result.exit_code == 0, result.output
+    assert "Lan" not in result.output and "P1 recall" in result.output

@@ -78,11 +78,50 @@ def test_a_named_company_not_on_the_list_is_said_so(bot):
     assert bot.texts(turn)[1] == bot.says("offer.company_not_found")
 
 
-def test_something_else_instead_of_yes_or_no_is_handled_as_a_new_message():
+def test_a_question_instead_of_yes_or_no_is_answered_and_the_question_asked_again():
     bot = Harness()
     bot.nlu.add(QUESTION, "check_offer", 0.96)
     bot.send(QUESTION)
     bot.nlu.add("so duong day nong la gi", "ask_hotline", 0.95)
     turn = bot.send("so duong day nong la gi")
     assert "111" in bot.joined(turn) and "113" in bot.joined(turn)
+    assert turn.replies[-1].text == bot.says("offer.ask_tip")
+    assert (bot.state["flow"], bot.state["step"]) == ("offer", "ask_tip")
+
+
+def test_something_else_instead_of_yes_or_no_is_handled_as_a_new_message():
+    bot = Harness()
+    bot.nlu.add(QUESTION, "check_offer", 0.96)
+    bot.send(QUESTION)
+    bot.nlu.add("xin chao", "greet", 0.95)
+    turn = bot.send("xin chao")
+    assert bot.texts(turn) == [bot.says("smalltalk.greet")]
     assert bot.state["flow"] == "idle"
+
+
+def _faq(bot: Harness, name: str) -> str:
+    return bot.wording.faq.named(name).answer.strip()
+
+
+def test_a_marriage_broker_gets_marriage_advice_and_no_company_look_up(bot):
+    text = "co ba moi gioi thieu em lay chong dai loan, nha em duoc 50 trieu"
+    bot.nlu.add(text, "check_offer", 0.9)
+    turn = bot.send(text)
+    assert bot.texts(turn) == [_faq(bot, "marriage_brokers"), bot.says("offer.ask_tip")]
+    assert bot.state["step"] == "ask_tip"
+
+
+def test_an_offer_asking_for_money_gets_what_the_law_allows(bot):
+    text = "cong ty bat dong tien coc 30 trieu truoc khi ky hop dong"
+    bot.nlu.add(text, "check_offer", 0.9)
+    texts = bot.texts(bot.send(text))
+    assert texts[:2] == [bot.says("offer.warning_signs"), _faq(bot, "fees")]
+    assert "69/2020/QH14" in texts[1]
+
+
+def test_a_licence_question_naming_no_company_asks_which(bot):
+    text = "lam sao biet mot cong ty xuat khau lao dong co giay phep"
+    bot.nlu.add(text, "check_offer", 0.9)
+    texts = bot.texts(bot.send(text))
+    assert texts == [bot.says("offer.warning_signs"), bot.says("offer.how_to_check")]
+    assert bot.state["step"] == "ask_company"

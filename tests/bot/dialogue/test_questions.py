@@ -54,3 +54,25 @@ def test_no_keyword_collides_once_diacritics_are_gone():
     faq = bot.wording.faq
     assert faq.topic("toi can tu van du lich").name != "law"
     assert faq.topic("toi can tu van du lich").name != "tricks"
+
+
+def test_a_topic_with_requires_competes_only_with_one_of_those_words():
+    faq = Harness().wording.faq
+    assert faq.topic("em vuot bien trai phep vi bi lua ban, ve co bi phat khong").name == (
+        "victim_protection"
+    )
+    assert faq.topic("to chuc cho nguoi khac vuot bien trai phep bi phat the nao").name == "law"
+
+
+def test_the_flows_topics_must_exist(tmp_path):
+    import shutil
+
+    from bot.dialogue.wording import Wording, WordingError
+    from tests.bot.dialogue.fakes import NLU_DATA
+
+    data = tmp_path / "nlu_data"
+    shutil.copytree(NLU_DATA, data)
+    text = (data / "faq.yml").read_text(encoding="utf-8").replace("  fees:\n", "  fee_law:\n")
+    (data / "faq.yml").write_text(text, encoding="utf-8")
+    with pytest.raises(WordingError, match="fees"):
+        Wording.load(data)

@@ -149,3 +149,42 @@ def test_entity_shape(engine: EmbeddedNLU) -> None:
     (entity,) = engine.parse(text)["entities"]
     assert set(entity) == {"entity", "value", "start", "end", "text", "extractor"}
     assert text[entity["start"] : entity["end"]] == entity["text"]
+
+
+def _real_places(real_engine: EmbeddedNLU, text: str) -> list[tuple[str, str]]:
+    return [
+        (e["value"], e["text"])
+        for e in real_engine.parse(text)["entities"]
+        if e["entity"] in ("province", "country")
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "em về nước được một tuần",  # "nước được" is not "nước Đức"
+        "đưa người qua sông bằng đường mòn",  # "bằng đường" is not "Bằng Tường"
+        "mang thai hộ vì mục đích thương mại",  # "thương mại" is not "Thượng Hải"
+    ],
+)
+def test_ordinary_words_are_no_misspelt_place(real_engine: EmbeddedNLU, text: str) -> None:
+    assert _real_places(real_engine, text) == []
+
+
+def test_a_misspelt_place_is_still_found(real_engine: EmbeddedNLU) -> None:
+    assert _real_places(real_engine, "em bị bán sang campuchea") == [("Campuchia", "campuchea")]
+
+
+def test_a_kinship_word_needs_its_possessor_right_after_it(real_engine: EmbeddedNLU) -> None:
+    relations = [
+        (e["value"], e["text"])
+        for e in real_engine.parse("cứu em, em ở Bình Dương")["entities"]
+        if e["entity"] == "relation"
+    ]
+    assert ("sibling", "em") not in relations
+    sibling = [
+        e["value"]
+        for e in real_engine.parse("em tôi bị lừa sang Lào")["entities"]
+        if e["entity"] == "relation"
+    ]
+    assert sibling == ["sibling"]

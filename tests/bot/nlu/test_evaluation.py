@@ -79,3 +79,55 @@ def test_binary_scores() -> None:
     scores = binary_scores([True, True, False, False], [True, True, True, False])
     assert scores["recall"] == 1.0
     assert scores["precision"] == pytest.approx(2 / 3)
+
+
+def test_provinces_found_counts_values_anywhere_in_the_parse() -> None:
+    from bot.nlu.assessment import provinces_found
+    from bot.nlu.training_data import EntitySpan, Example
+
+    examples = [
+        Example("o hue", "x", (EntitySpan("province", "Huế", 2, 5, "hue"),)),
+        Example("o hcm", "x", (EntitySpan("province", "Thành phố Hồ Chí Minh", 2, 5, "hcm"),)),
+    ]
+    parses = [
+        {"entities": [_e("province", "huế", 0, 1)]},  # another span, same value: found
+        {"entities": [_e("province", "Hà Nội", 2, 5)]},  # wrong value: not found
+    ]
+    assert provinces_found(examples, parses) == {"gold": 2, "found": 1, "rate": 0.5}
+
+
+def test_triage_report_by_hand() -> None:
+    from bot.nlu.assessment import TriageCase, triage_report
+
+    cases = [
+        TriageCase("a", "P1", "request_rescue", ("dolisa", "police"), "confinement"),
+        TriageCase("b", "P1", "report_trafficking", ("police",), "movement"),
+        TriageCase("c", "P3", "ask_info", (), "question"),
+    ]
+    results = [
+        {"priority": "P1", "category": "request_rescue", "agencies": ["police", "dolisa"]},
+        {"priority": "P2", "category": "report_trafficking", "agencies": ["police"]},
+        {"priority": "P1", "category": "report_trafficking", "agencies": ["police"]},
+    ]
+    report = triage_report(cases, results, with_examples=False)
+    assert report["p1"]["recall"] == pytest.approx(0.5)
+    assert report["p1"]["precision"] == pytest.approx(0.5)
+    assert report["priority_accuracy"] == pytest.approx(1 / 3)
+    assert report["category_accuracy"] == pytest.approx(2 / 3)
+    assert report["agencies_accuracy"] == pytest.approx(2 / 3)
+    assert report["by_kind"]["movement"] == {"cases": 1, "priority_correct": 0}
+    assert "wrong_priority" not in report
+    assert triage_report(cases, results)["wrong_priority"][0]["text"] == "b"
+
+
+def test_blind_files_refuse_example_texts(tmp_path) -> None:
+    from pathlib import Path
+
+    from bot.nlu.assessment import BlindFileError, examples_allowed
+
+    assert examples_allowed(Path("tests/data/nlu_blind.yml"), None) is False
+    assert examples_allowed(Path("x/triage_blind.yml"), False) is False
+    with pytest.raises(BlindFileError):
+        examples_allowed(Path("tests/data/nlu_blind.yml"), True)
+    assert examples_allowed(Path("tests/data/nlu_holdout.yml"), None) is True
+    assert examples_allowed(Path("tests/data/nlu_holdout.yml"), False) is False

@@ -102,12 +102,29 @@ def test_concrete_report_is_p2(rules: TriageRules) -> None:
         "text": "Lào",
         "extractor": "g",
     }
+    named = "bà Tư ở xóm tôi môi giới đưa gái sang Lào"
+    t = triage(p(named, "report_trafficking", entities=[country]), [], rules=rules)
+    assert t["priority"] == "P2"
+    assert t["agencies"] == ["police"]
+
+
+def test_a_country_alone_is_a_general_suspicion(rules: TriageRules) -> None:
+    """docs/nlu.md: P2 needs an identifiable victim, suspect, place or missing person; "some
+    broker takes girls to Laos" names none of them."""
+    country = {
+        "entity": "country",
+        "value": "Lào",
+        "start": 0,
+        "end": 3,
+        "text": "Lào",
+        "extractor": "g",
+    }
     t = triage(
         p("có người môi giới đưa gái sang Lào", "report_trafficking", entities=[country]),
         [],
         rules=rules,
     )
-    assert t["priority"] == "P2"
+    assert t["priority"] == "P3"
 
 
 def test_vague_report_is_p3(rules: TriageRules) -> None:

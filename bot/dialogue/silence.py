@@ -10,6 +10,7 @@ from bot.dialogue.context import Context
 from bot.dialogue.flows import support, tip
 from bot.dialogue.replies import BotReply
 from bot.dialogue.state import SUPPORT, TIP, Conversation
+from intake_api.rules.silence import FILED_AFTER_SILENCE
 
 # The flows that end in a ticket, with the kind of ticket and the questions they ask.
 _FILED_FLOWS = {
@@ -30,7 +31,7 @@ def file_unfinished(ctx: Context) -> list[BotReply]:
     kind, questions = _FILED_FLOWS[conv.flow]
     asked = list(conv.slots.get("asked") or [])
     unanswered = [q for q in questions if q == conv.step or q not in asked]
-    reasons = ["filed after the reporter went silent"]
+    reasons = [FILED_AFTER_SILENCE]
     if unanswered:
         reasons.append("unanswered: " + ", ".join(q.removeprefix("ask_") for q in unanswered))
     code = tickets.file_ticket(ctx, kind, since=conv.flow_start, extra_reasons=reasons)

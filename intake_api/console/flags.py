@@ -2,13 +2,9 @@
 
 - `failed_reply`: a staff reply that could not be delivered (replies in state `failed`).
 - `another_sender`: a message added by reference code from someone other than the reporter
-  (docs/api.md, Roles). The ticket field is to come (issue 9); until the model has
-  `ANOTHER_SENDER_FIELD`, this flag is never raised.
-- `after_silence`: an unfinished report the bot filed after the person went silent. The bot
-  does not mark such tickets yet; until the model has `AFTER_SILENCE_FIELD`, never raised.
-
-The two hooks read the field when it exists, so the queue column and the ticket banner light up
-the day the field lands, without a change here beyond the name if it differs.
+  (docs/api.md, Roles): the ticket's `other_sender`.
+- `after_silence`: an unfinished report the bot filed after the person went silent: its triage
+  reason (intake_api.rules.silence).
 """
 
 from __future__ import annotations
@@ -20,9 +16,7 @@ from sqlmodel import Session, col, select
 
 from intake_api.enums import ReplyState
 from intake_api.models import Reply, Ticket
-
-ANOTHER_SENDER_FIELD = "another_sender"
-AFTER_SILENCE_FIELD = "filed_after_silence"
+from intake_api.rules.silence import filed_after_silence
 
 
 @dataclass(frozen=True)
@@ -36,15 +30,11 @@ class Flags:
         return self.failed_reply or self.another_sender or self.after_silence
 
 
-def _field(ticket: object, name: str) -> bool:
-    return bool(getattr(ticket, name, False))
-
-
 def flags_of(ticket: object, failed_reply: bool) -> Flags:
     return Flags(
         failed_reply=failed_reply,
-        another_sender=_field(ticket, ANOTHER_SENDER_FIELD),
-        after_silence=_field(ticket, AFTER_SILENCE_FIELD),
+        another_sender=bool(getattr(ticket, "other_sender", False)),
+        after_silence=filed_after_silence(getattr(ticket, "triage_reasons", None)),
     )
 
 

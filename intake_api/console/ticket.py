@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from intake_api.assignees import assignable_users
-from intake_api.console.flags import ANOTHER_SENDER_FIELD, flags_of
+from intake_api.console.flags import flags_of
 from intake_api.console.queue import minutes_left
 from intake_api.console.session import ConsoleSession
 from intake_api.console.web import (
@@ -96,7 +96,7 @@ def chat(d: TicketDetail) -> list[dict[str, Any]]:
             "kind": "reporter" if m.direction == "in" else "bot",
             "text": m.text,
             "at": m.at,
-            "another_sender": bool(getattr(m, ANOTHER_SENDER_FIELD, False)),
+            "another_sender": getattr(m, "sender", None) == "another_sender",
         }
         for m in d.transcript
     ]

@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from intake_api.console.flags import AFTER_SILENCE_FIELD, ANOTHER_SENDER_FIELD, flags_of
+from intake_api.console.flags import flags_of
 from intake_api.db import utcnow
 from intake_api.models import Ticket
+from intake_api.rules.silence import FILED_AFTER_SILENCE
 from tests.intake_api.console.conftest import Console, failed_reply
 
 
@@ -88,13 +89,29 @@ def test_the_flags_staff_must_not_miss_are_in_the_queue(console: Console) -> Non
     assert "flag-" not in html[start : html.index("</tr>", start)]
 
 
-def test_the_flag_hooks_read_the_ticket_fields_when_they_exist() -> None:
-    """Issue 9 adds the 'another sender' field and the bot the 'filed after silence' one; the
-    hooks read them by name, and a ticket without them raises neither flag."""
+def test_another_sender_and_filing_after_silence_are_flagged_in_the_queue(
+    console: Console,
+) -> None:
+    api = console.api
+    followed = api.new_ticket()
+    silent = api.new_ticket()
+    with Session(api.engine) as session:
+        ticket = session.get(Ticket, followed["id"])
+        assert ticket is not None
+        ticket.other_sender = True
+        session.add(ticket)
+        quiet = session.get(Ticket, silent["id"])
+        assert quiet is not None
+        quiet.triage_reasons = [*(quiet.triage_reasons or []), FILED_AFTER_SILENCE]
+        session.add(quiet)
+        session.commit()
+    html = console.sign_in("operator").get("/console").text
+    for ticket_id in (followed["id"], silent["id"]):
+        start = html.index(f'id="t-{ticket_id}"')
+        assert "flag-" in html[start : html.index("</tr>", start)]
     ticket = Ticket.model_construct(id="t1")
     assert not flags_of(ticket, failed_reply=False).any
-    assert flags_of(ticket, failed_reply=True).failed_reply
-    marked = SimpleNamespace(**{ANOTHER_SENDER_FIELD: True, AFTER_SILENCE_FIELD: True})
+    marked = SimpleNamespace(other_sender=True, triage_reasons=[FILED_AFTER_SILENCE])
     flags = flags_of(marked, failed_reply=False)
     assert flags.another_sender and flags.after_silence and not flags.failed_reply
 

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from intake_api.intake import UnknownValue
-from intake_api.schemas import ErrorOut, ValidationErrorOut
+from intake_api.schemas import NO_NUL_PATTERN, TEXT_PATTERN, ErrorOut, ValidationErrorOut
 from intake_api.tickets import TicketNotFound
 from intake_api.workflow import Conflict, Forbidden, Invalid
 
@@ -85,6 +85,11 @@ def _where(loc: tuple[object, ...] | list[object]) -> str:
     return ".".join(parts) or "the request body"
 
 
+def _pattern(err: dict[str, object]) -> object:
+    ctx = err.get("ctx")
+    return ctx.get("pattern") if isinstance(ctx, dict) else None
+
+
 def describe_validation_errors(errors: list[dict[str, object]]) -> str:
     sentences = []
     for err in errors[:5]:
@@ -97,8 +102,10 @@ def describe_validation_errors(errors: list[dict[str, object]]) -> str:
             sentences.append(f"{where}: this field is required.")
         elif kind == "extra_forbidden":
             sentences.append(f"{where}: this field is not allowed here.")
-        elif kind == "string_pattern_mismatch" and "\\x00" in msg:
-            sentences.append(f"{where}: give text without NUL characters and not only blanks.")
+        elif kind == "string_pattern_mismatch" and _pattern(err) == TEXT_PATTERN:
+            sentences.append(f"{where}: give some text, without NUL characters.")
+        elif kind == "string_pattern_mismatch" and _pattern(err) == NO_NUL_PATTERN:
+            sentences.append(f"{where}: the text must not contain NUL characters.")
         else:
             sentences.append(f"{where}: {msg}.")
     return " ".join(sentences)

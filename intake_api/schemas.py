@@ -53,7 +53,9 @@ NO_NUL_PATTERN = r"^[^\x00]*$"
 # Numbers inside free-form JSON: within what a double holds exactly, so nothing overflows.
 JSON_INT_LIMIT = 2**53
 JSON_FLOAT_LIMIT = 1e15
-JSON_MAX_DEPTH = 16
+# Generous: the bot's parse of a long message carries the whole text and many entities, and a
+# ticket refused for its NLU result would be a lost report; the body size limit bounds it too.
+JSON_MAX_DEPTH = 32
 # Row ids as their columns hold them (referrals: 32-bit; the busy tables: 64-bit).
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -141,8 +143,8 @@ LocalTime = Annotated[
 ]
 
 
-JSON_MAX_ITEMS = 200
-JSON_MAX_TEXT = 4000
+JSON_MAX_ITEMS = 1000
+JSON_MAX_TEXT = 65536
 
 JsonText = Annotated[str, Field(max_length=JSON_MAX_TEXT, pattern=NO_NUL_PATTERN)]
 _KEYS = {"propertyNames": {"maxLength": 200, "pattern": NO_NUL_PATTERN}}

@@ -178,3 +178,18 @@ def test_a_shared_location_is_kept_encrypted_and_shown_to_staff(api: Api) -> Non
     assert detail["location"] == {"lat": 11.5564, "lon": 104.9282}
     bad = api.post("bot", url, json={"text": "x", "location": {"lat": 91, "lon": 0}})
     assert bad.status_code == 422 and "location.lat" in bad.json()["detail"]
+
+
+def test_the_bots_parse_of_a_long_message_is_kept_whole(api: Api) -> None:
+    """The bot sends the NLU parse with the whole text (the transcript cuts it in lines): a
+    ticket must never be refused for the size of its NLU result within the body limit."""
+    long_text = "cứu em với, em bị nhốt ở Campuchia " + "x" * 12_000
+    entities = [
+        {"entity": "country", "value": "Campuchia", "start": n, "end": n + 3} for n in range(300)
+    ]
+    nlu = {"text": long_text, "intent": {"name": "request_rescue", "confidence": 0.97}}
+    made = api.intake(
+        intake_body(priority="P1", category="request_rescue", nlu={**nlu, "entities": entities})
+    )
+    assert made.status_code == 201, made.text
+    assert api.detail(made.json()["id"])["nlu"]["text"] == long_text

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # Bump when a code change makes saved models incompatible or different: a model saved by
 # another engine version is stale and is retrained on load.
-ENGINE_VERSION = "1.4.0"
+ENGINE_VERSION = "1.5.0"
 RANKING_SIZE = 10
 
 

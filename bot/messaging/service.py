@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -253,8 +254,14 @@ class BotService:
     async def _finish(self, worked: Worked) -> None:
         if worked.erased and worked.channel and worked.recipient:
             await self._delete(worked.channel, worked.recipient, worked.to_delete)
-        # The reply first: it carries the reference code, and the person is waiting.
-        await self._send_rows(worked.replies)
+        # The reply first: it carries the reference code, and the person is waiting. An earlier
+        # reply of the conversation still waiting (for the platform's next try, or under a dead
+        # worker's lease) goes first: this turn's replies then take their turn behind it.
+        if worked.replies and await run_in_threadpool(self._waits_behind, worked.replies):
+            await run_in_threadpool(self._unlease, worked.replies)
+            await self.send_pending(worked.conversation_id)
+        else:
+            await self._send_rows(worked.replies)
         if worked.filed:
             await run_in_threadpool(self.intake.outbox.deliver_held, worked.filed)
 
@@ -312,6 +319,28 @@ class BotService:
             # Leased rows too: a conversation whose earlier reply is in flight (or stranded under
             # a dead worker's lease) must hold its later replies back, never send them first.
             return list(session.exec(stmt.order_by(col(OutgoingMessage.id)).limit(limit)).all())
+
+    def _waits_behind(self, rows: list[OutgoingMessage]) -> bool:
+        """Whether the conversation has an unsent message older than these."""
+        first = min(int(row.id or 0) for row in rows)
+        with Session(self._engine) as session:
+            earlier = session.exec(
+                select(OutgoingMessage.id).where(
+                    OutgoingMessage.conversation_id == rows[0].conversation_id,
+                    OutgoingMessage.state == "pending",
+                    col(OutgoingMessage.id) < first,
+                )
+            ).first()
+            return earlier is not None
+
+    def _unlease(self, rows: list[OutgoingMessage]) -> None:
+        with Session(self._engine) as session:
+            session.execute(
+                update(OutgoingMessage)
+                .where(col(OutgoingMessage.id).in_([row.id for row in rows]))
+                .values(leased_until=None)
+            )
+            session.commit()
 
     def _lease(self, row: OutgoingMessage) -> bool:
         now = utcnow()

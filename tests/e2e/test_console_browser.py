@@ -42,6 +42,8 @@ from tests.conftest import in_ci
 from tests.intake_api.conftest import PASSWORD, make_settings
 from tests.local_http import ServedApp
 
+# The deployment's agencies, which an agency account is checked against.
+AGENCIES = ["police", "dolisa", "border_guard", "coast_guard", "commune", "womens_union"]
 CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 LAUNCH_ARGS = [
@@ -91,7 +93,12 @@ def file_ticket(
     )
     with Session(site.engine, expire_on_commit=False) as session:
         ticket, _ = create_ticket(
-            session, site.settings, get_cipher(), body, f"seed-{next(_keys):05d}", "bot"
+            session,
+            site.settings,
+            get_cipher(),
+            body,
+            f"seed-{next(_keys):05d}",
+            caller(site, "bot"),
         )
         if age_days:
             created = datetime.now(UTC) - timedelta(days=age_days)
@@ -118,8 +125,12 @@ def site(engine: Engine, tmp_path: Path) -> Iterator[Site]:  # type: ignore[no-u
     settings = make_settings(tmp_path, console_poll_seconds=1.0)
     with Session(engine) as session:
         create_user(session, "admin", PASSWORD, ["admin"], full_name="Quản trị viên")
-        create_user(session, "hoa", PASSWORD, ["dolisa"], full_name="Trần Thị Hoa")
-        create_user(session, "minh", PASSWORD, ["police"], full_name="Lê Văn Minh")
+        create_user(
+            session, "hoa", PASSWORD, ["dolisa"], full_name="Trần Thị Hoa", agencies=AGENCIES
+        )
+        create_user(
+            session, "minh", PASSWORD, ["police"], full_name="Lê Văn Minh", agencies=AGENCIES
+        )
         create_user(session, "thu", PASSWORD, ["supervisor"], full_name="Phạm Thu")
     app = combined_app(settings, BotSettings(reply_poll_seconds=0.5), engine)
     served = ServedApp(app).start()
@@ -160,6 +171,9 @@ def seed(site: Site) -> dict[str, Ticket]:
         ticket = session.get(Ticket, made["failed_reply"].id)
         assert ticket is not None
         reply = queue_reply(session, caller(site, "thu"), ticket, "Chúng tôi đã nhận tin.")
+        reply.state = "sending"  # the bot claimed it, then the platform refused it
+        session.add(reply)
+        session.commit()
         record_delivery(session, caller(site, "bot"), reply.id, False, "blocked by the user")  # type: ignore[arg-type]
     return made
 

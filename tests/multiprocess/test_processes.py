@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 
 import httpx
@@ -105,8 +106,8 @@ def test_a_killed_worker_leaves_its_messages_to_the_other_within_seconds(
         pending = pool.submit(_chat, stack.urls["bot1"], session, RESCUE)
         _wait(lambda: stack.sql("SELECT count(*) FROM bot_inbound")[0][0] == 1, 20)
         stack.kill("bot1")  # stored; the answer may or may not have been worked
-        with pytest.raises(httpx.HTTPError):
-            pending.result(timeout=30).raise_for_status()
+        with suppress(httpx.HTTPError):
+            pending.result(timeout=30)
     killed_at = time.monotonic()
     _wait(
         lambda: stack.sql("SELECT count(*) FROM bot_inbound WHERE state = 'processed'")[0][0] == 1,

@@ -102,7 +102,7 @@ def test_eval_triage_file_reports_p1_and_accuracies(settings_env: Path, tmp_path
     cases = _write(tmp_path, "triage_cases.yml", _CASES)
     result = runner.invoke(app, ["nlu", "eval", str(cases), "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["cases"] == 2
     assert report["p1"]["positives"] == 1
     assert {"priority_accuracy", "category_accuracy", "agencies_accuracy"} <= set(report)

@@ -52,6 +52,8 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
+    # A province names file that is configured but missing stops start-up, not a request.
+    settings.province_names  # noqa: B018
     engine = engine or make_engine(settings.database_url)
     cipher = cipher_from_settings(settings)
     configure_cipher(cipher)

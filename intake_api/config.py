@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from intake_api.config_sources import TomlTableSettings
@@ -102,6 +102,15 @@ class Settings(TomlTableSettings):
     def _no_names_file(cls, value: object) -> object:
         # HOTLINE_PROVINCE_NAMES_FILE= (empty) switches the other names off.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _names_file_if_shipped(self) -> Settings:
+        # The default is the repository's lookup; an installed package without it maps nothing
+        # (only the configured names are accepted), while a path given explicitly must exist.
+        default = "province_names_file" not in self.model_fields_set
+        if default and self.province_names_file and not self.province_names_file.is_file():
+            self.province_names_file = None
+        return self
 
     @property
     def agency_codes(self) -> list[str]:

@@ -163,3 +163,11 @@ def test_without_the_names_file_only_the_configured_names_are_accepted(
     assert refused.status_code == 422 and "Bình Dương" in refused.json()["detail"]
     with Session(engine) as session:
         assert session.exec(select(Ticket)).first() is None
+
+
+def test_a_configured_names_file_that_is_missing_stops_start_up(
+    engine: Engine, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, province_names_file=tmp_path / "provinces.yml")
+    with pytest.raises(RuntimeError, match="province_names_file"):
+        create_app(settings, engine)

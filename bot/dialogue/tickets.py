@@ -137,6 +137,8 @@ def append_message(
             phone=phone if first else None,
             priority=priority if first else None,
             extra=extra if first else {},
+            # Who writes, for the API to tell the reporter from another sender who knows the code.
+            conversation_id=ctx.msg.conversation_id,
         )
         _send_update(ctx, code, update)
 

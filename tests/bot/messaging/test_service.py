@@ -220,3 +220,27 @@ async def test_answers_of_messages_before_an_erase_in_the_same_batch_are_never_s
     assert await runtime.service.recover(timedelta(0)) == 1
     shown = _shown(api_state)
     assert len(shown) == 1 and "Trung Quốc" not in shown[0]
+
+
+async def test_a_follow_up_by_code_from_another_session_is_attributed_and_flagged(
+    runtime: BotRuntime, api_state: AppState
+) -> None:
+    await runtime.service.converse(_msg("cứu em với, em bị nhốt ở Campuchia"))
+    await runtime.tick()
+    with Session(api_state.engine) as session:
+        (ticket,) = session.exec(select(Ticket)).all()
+    code = ticket.reference_code
+    other = "someone-else-session-000001"
+    await runtime.service.converse(_msg(f"mã {code} sao rồi", sender=other))
+    await runtime.service.converse(
+        _msg("em về nhà rồi, các anh không cần liên lạc nữa", sender=other)
+    )
+    await runtime.tick()
+    with Session(api_state.engine) as session:
+        flagged = session.get(Ticket, ticket.id)
+        senders = session.exec(
+            select(TicketMessage.sender).where(TicketMessage.ticket_id == ticket.id)
+        ).all()
+    assert flagged is not None and flagged.other_sender is True
+    assert flagged.priority == "P1" and flagged.status == ticket.status  # nothing else changed
+    assert "another_sender" in senders

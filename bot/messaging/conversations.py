@@ -155,14 +155,16 @@ class ConversationStore:
                         InboundRecord.conversation_id == conversation_id,
                         InboundRecord.state == "received",
                     )
-                    if not include_deferred:
-                        stmt = stmt.where(
-                            or_(
-                                col(InboundRecord.not_before).is_(None),
-                                col(InboundRecord.not_before) <= now,
-                            )
-                        )
                     pending = list(session.exec(stmt.order_by(col(InboundRecord.id))).all())
+                    if not include_deferred:
+                        # Up to the newest message due now: a deferred message before it goes
+                        # with it (answers keep the order of the messages); later ones wait.
+                        due = [
+                            i
+                            for i, r in enumerate(pending)
+                            if r.not_before is None or r.not_before <= now
+                        ]
+                        pending = pending[: due[-1] + 1] if due else []
                     session.commit()
                     return TurnStart(conversation, pending)
                 session.rollback()

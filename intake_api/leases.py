@@ -5,11 +5,14 @@ database row, never in process memory."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
+
+from intake_api.db import utcnow
 
 
 def take_lease(
@@ -31,3 +34,23 @@ def take_lease(
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def lease_pending_row(
+    engine: Engine, model: type[Any], row_id: int | None, duration: timedelta
+) -> bool:
+    """Takes the lease of one pending row of a work queue (`id`, `state`, `leased_until`) in
+    its own transaction; True when this call took it."""
+    now = utcnow()
+    with Session(engine) as session:
+        taken = take_lease(
+            session,
+            model,
+            model.leased_until,
+            now + duration,
+            model.id == row_id,
+            model.state == "pending",
+            now=now,
+        )
+        session.commit()
+        return taken

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, func, select
 from bot.intake.transport import IntakeTransport, Rejected, Unavailable
 from bot.models import OutboxItem
 from intake_api.db import utcnow
-from intake_api.leases import take_lease
+from intake_api.leases import lease_pending_row
 
 log = structlog.get_logger("bot.outbox")
 
@@ -91,19 +91,7 @@ class Outbox:
         return delivered
 
     def _lease(self, item: OutboxItem) -> bool:
-        now = utcnow()
-        with Session(self._engine) as session:
-            taken = take_lease(
-                session,
-                OutboxItem,
-                col(OutboxItem.leased_until),
-                now + LEASE,
-                col(OutboxItem.id) == item.id,
-                col(OutboxItem.state) == "pending",
-                now=now,
-            )
-            session.commit()
-            return taken
+        return lease_pending_row(self._engine, OutboxItem, item.id, LEASE)
 
     def _deliver_one(self, item: OutboxItem, held: bool = False) -> str:
         if not held and not self._lease(item):

@@ -31,7 +31,7 @@ from bot.messaging.conversations import ConversationBusy, ConversationStore
 from bot.messaging.ratelimit import RateLimiter
 from bot.models import InboundRecord, OutboxItem, OutgoingMessage
 from intake_api.db import utcnow
-from intake_api.leases import take_lease
+from intake_api.leases import lease_pending_row
 from intake_api.metrics import DELIVERY_FAILURES, MESSAGES_IN
 
 log = structlog.get_logger("bot.service")
@@ -343,19 +343,7 @@ class BotService:
             session.commit()
 
     def _lease(self, row: OutgoingMessage) -> bool:
-        now = utcnow()
-        with Session(self._engine) as session:
-            taken = take_lease(
-                session,
-                OutgoingMessage,
-                col(OutgoingMessage.leased_until),
-                now + SEND_LEASE,
-                col(OutgoingMessage.id) == row.id,
-                col(OutgoingMessage.state) == "pending",
-                now=now,
-            )
-            session.commit()
-            return taken
+        return lease_pending_row(self._engine, OutgoingMessage, row.id, SEND_LEASE)
 
     def _settle(self, outcomes: list[tuple[OutgoingMessage, str | None, Exception | None]]) -> None:
         """Records the tries of several messages in one transaction: sent (with the

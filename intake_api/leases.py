@@ -5,14 +5,19 @@ database row, never in process memory."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import ColumnElement, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from intake_api.db import utcnow
+
+log = structlog.get_logger("intake_api.leases")
 
 
 def take_lease(
@@ -54,3 +59,92 @@ def lease_pending_row(
         )
         session.commit()
         return taken
+
+
+IDLE_ROUNDS = 5
+
+
+class LeaseKeeper:
+    """Renews the leases this process holds while it works them, from a thread of its own.
+
+    Leases can then be short: a killed process's rows are free within one lease (seconds),
+    while a live one keeps them through a slow platform call or a busy event loop. A hold ends
+    when the work settles; `max_hold` ends a hold its owner forgot (an exception between taking
+    and settling), so a row can never be kept from everyone else for good."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        model: type[Any],
+        lease_column: Any,
+        duration: timedelta,
+        *where: ColumnElement[bool],
+        max_hold: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self._engine = engine
+        self._model = model
+        self._column = lease_column
+        self.duration = duration
+        self._where = where
+        self._max_hold = max_hold
+        self._held: dict[Any, float] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, *ids: Any) -> None:
+        if not ids:
+            return
+        until = time.monotonic() + self._max_hold.total_seconds()
+        with self._lock:
+            for row_id in ids:
+                self._held[row_id] = until
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name=f"lease-keeper-{self._model.__name__}", daemon=True
+                )
+                self._thread.start()
+
+    def drop(self, *ids: Any) -> None:
+        with self._lock:
+            for row_id in ids:
+                self._held.pop(row_id, None)
+
+    def held(self) -> set[Any]:
+        with self._lock:
+            return set(self._held)
+
+    def _run(self) -> None:
+        every = self.duration.total_seconds() / 3
+        idle_rounds = 0
+        while True:
+            self._wake.wait(every)
+            with self._lock:
+                now = time.monotonic()
+                for row_id in [i for i, until in self._held.items() if until < now]:
+                    del self._held[row_id]
+                ids = list(self._held)
+                idle_rounds = 0 if ids else idle_rounds + 1
+                # A busy process keeps its thread; an idle one (or a test's) lets it go.
+                if idle_rounds > IDLE_ROUNDS:
+                    self._thread = None
+                    return
+            if not ids:
+                continue
+            try:
+                self.renew(ids)
+            except Exception:
+                # The database is away: the leases may run out meanwhile, which is the safe
+                # side (another worker may take the rows; at-least-once stays true).
+                log.warning("lease_renewal_failed", table=self._model.__name__, rows=len(ids))
+
+    def renew(self, ids: list[Any]) -> None:
+        now = utcnow()
+        with Session(self._engine) as session:
+            session.execute(
+                update(self._model)
+                .where(self._model.id.in_(ids), self._column.is_not(None), *self._where)
+                .values({self._column.key: now + self.duration})
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()

@@ -19,11 +19,13 @@ from sqlmodel import Session, col, func, select
 from bot.intake.transport import IntakeTransport, Rejected, Unavailable
 from bot.models import OutboxItem
 from intake_api.db import utcnow
-from intake_api.leases import lease_pending_row
+from intake_api.leases import LeaseKeeper, lease_pending_row
 
 log = structlog.get_logger("bot.outbox")
 
-LEASE = timedelta(seconds=30)
+# Renewed while this process delivers the item (through the transport's own timeout), so a
+# killed process's items are anyone's within seconds.
+LEASE = timedelta(seconds=8)
 
 
 def enqueue(
@@ -46,6 +48,13 @@ class Outbox:
         self._engine = engine
         self._transport = transport
         self._max_backoff = max_backoff
+        self.leases = LeaseKeeper(
+            engine,
+            OutboxItem,
+            col(OutboxItem.leased_until),
+            LEASE,
+            col(OutboxItem.state) == "pending",
+        )
 
     def pending_count(self) -> int:
         with Session(self._engine) as session:
@@ -82,20 +91,31 @@ class Outbox:
         """Delivers items this process wrote leased to itself (a turn's filings), in order,
         without taking the lease again."""
         delivered = 0
-        for item in items:
-            outcome = self._deliver_one(item, held=True)
-            if outcome == "delivered":
-                delivered += 1
-            elif outcome == "down":
-                break
+        try:
+            for item in items:
+                outcome = self._deliver_one(item, held=True)
+                if outcome == "delivered":
+                    delivered += 1
+                elif outcome == "down":
+                    break
+        finally:
+            self.leases.drop(*[item.id for item in items])
         return delivered
 
     def _lease(self, item: OutboxItem) -> bool:
         return lease_pending_row(self._engine, OutboxItem, item.id, LEASE)
 
     def _deliver_one(self, item: OutboxItem, held: bool = False) -> str:
-        if not held and not self._lease(item):
-            return "busy"  # another process has it
+        if not held:
+            if not self._lease(item):
+                return "busy"  # another process has it
+            self.leases.hold(item.id)
+        try:
+            return self._deliver_leased(item)
+        finally:
+            self.leases.drop(item.id)
+
+    def _deliver_leased(self, item: OutboxItem) -> str:
         try:
             if item.kind == "create":
                 self._transport.create(item.payload, item.idempotency_key)

@@ -25,11 +25,11 @@ from bot.messaging.ratelimit import RateLimiter, Verdict
 from bot.models import Conversation, InboundRecord, OutboxItem, OutgoingMessage, WebchatMessage
 from intake_api.crypto import PersonalDataCipher
 from intake_api.db import utcnow
-from intake_api.leases import take_lease
+from intake_api.leases import LeaseKeeper, take_lease
 
-# Long enough for one turn (an NLU call to a remote Rasa with its retries); short enough that
-# a conversation whose process died is worked again within seconds.
-LEASE = timedelta(seconds=15)
+# Renewed while the turn runs (a slow NLU call to a remote Rasa keeps it), so it only has to
+# outlast a missed renewal: a conversation whose process died is worked again within seconds.
+LEASE = timedelta(seconds=8)
 
 
 class ConversationBusy(Exception):
@@ -56,6 +56,7 @@ class ConversationStore:
     def __init__(self, engine: Engine, cipher: PersonalDataCipher) -> None:
         self._engine = engine
         self._cipher = cipher
+        self.leases = LeaseKeeper(engine, Conversation, col(Conversation.locked_until), LEASE)
 
     def address_key(self, address: str) -> str:
         """The keyed hash a web-chat session's messages wait under."""
@@ -149,6 +150,7 @@ class ConversationStore:
                     now=now,
                 )
                 if taken:
+                    self.leases.hold(conversation_id)
                     conversation = session.get(Conversation, conversation_id)
                     assert conversation is not None
                     stmt = select(InboundRecord).where(
@@ -165,7 +167,11 @@ class ConversationStore:
                             if r.not_before is None or r.not_before <= now
                         ]
                         pending = pending[: due[-1] + 1] if due else []
-                    session.commit()
+                    try:
+                        session.commit()
+                    except Exception:
+                        self.leases.drop(conversation_id)
+                        raise
                     return TurnStart(conversation, pending)
                 session.rollback()
             if time.monotonic() > deadline:
@@ -222,10 +228,16 @@ class ConversationStore:
                 for reply in replies
             ]
             session.add_all(rows)
-            session.commit()
+            try:
+                session.commit()
+            finally:
+                if release:
+                    # Committed, the lease is gone; failed, it runs out in one lease.
+                    self.leases.drop(conversation.id)
             return rows
 
     def release(self, conversation_id: str) -> None:
+        self.leases.drop(conversation_id)
         with Session(self._engine) as session:
             session.execute(
                 update(Conversation)

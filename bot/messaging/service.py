@@ -31,15 +31,16 @@ from bot.messaging.conversations import ConversationBusy, ConversationStore
 from bot.messaging.ratelimit import RateLimiter
 from bot.models import InboundRecord, OutboxItem, OutgoingMessage
 from intake_api.db import utcnow
-from intake_api.leases import lease_pending_row
+from intake_api.leases import LeaseKeeper, lease_pending_row
 from intake_api.metrics import DELIVERY_FAILURES, MESSAGES_IN
 
 log = structlog.get_logger("bot.service")
 
-# A message being sent is not offered to another worker for this long: longer than the
-# slowest platform call (Twilio's client gives up after 10 s), short enough that a killed
-# process's replies go out within seconds of a restart.
-SEND_LEASE = timedelta(seconds=12)
+# A message being sent is not offered to another worker for this long. The lease is renewed
+# while this process holds it (through the slowest platform call: Twilio's client gives up
+# after 10 s), so it only has to outlast a missed renewal: a killed process's replies go out
+# within seconds of a restart.
+SEND_LEASE = timedelta(seconds=8)
 # The longest wait between two tries of one message (a platform down for hours is retried
 # every few minutes, and the first tries come quickly).
 MAX_SEND_BACKOFF_SECONDS = 300.0
@@ -86,6 +87,13 @@ class BotService:
         self._flood_notice = flood_notice
         self._silence = silence
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.sending = LeaseKeeper(
+            engine,
+            OutgoingMessage,
+            col(OutgoingMessage.leased_until),
+            SEND_LEASE,
+            col(OutgoingMessage.state) == "pending",
+        )
         # Told when a message carrying a staff reply is sent or has failed for good (the staff
         # reply delivery reports it to the ticket).
         self.on_staff_reply: Callable[[int, bool, str | None], Awaitable[None]] | None = None
@@ -153,10 +161,14 @@ class BotService:
 
     # -- steps 3–5: one conversation at a time ---------------------------------------------
 
-    def process(self, conversation_id: str, include_deferred: bool = False) -> Worked:
+    def process(
+        self, conversation_id: str, include_deferred: bool = False, wait_seconds: float = 20.0
+    ) -> Worked:
         """Answers every stored, unanswered message of the conversation in order, each turn in
         one transaction with its state, the intake items it filed and its replies."""
-        start = self.store.begin_turn(conversation_id, include_deferred=include_deferred)
+        start = self.store.begin_turn(
+            conversation_id, include_deferred=include_deferred, wait_seconds=wait_seconds
+        )
         conversation = start.conversation
         worked = Worked(conversation_id, recipient=conversation.sender_id)
         worked.channel = conversation.channel
@@ -172,10 +184,11 @@ class BotService:
                     worked.to_delete.extend(self.store.erase(conversation_id))
                     # Answers of earlier messages in this batch were erased with the rest:
                     # none of them may still go out. (What they filed stays filed.)
+                    self.sending.drop(*[row.id for row in worked.replies])
                     worked.replies.clear()
                 state = turn.state
                 last = index == len(start.pending) - 1
-                worked.replies += self.store.save_turn(
+                rows = self.store.save_turn(
                     conversation,
                     record.id,
                     state,
@@ -188,16 +201,31 @@ class BotService:
                     release=last,
                     send_lease=SEND_LEASE,
                 )
+                self._hold(rows, filed)
+                worked.replies += rows
                 released = last
                 worked.filed += filed
+        except BaseException:
+            # What earlier turns of the batch wrote is stored: left to the background rounds
+            # once its lease runs out, not kept by this process that will never send it.
+            self._let_go(worked.replies, worked.filed)
+            raise
         finally:
             if not released:
                 self.store.release(conversation_id)
         return worked
 
+    def _hold(self, rows: list[OutgoingMessage], filed: list[OutboxItem]) -> None:
+        self.sending.hold(*[row.id for row in rows])
+        self.intake.outbox.leases.hold(*[item.id for item in filed])
+
+    def _let_go(self, rows: list[OutgoingMessage], filed: list[OutboxItem]) -> None:
+        self.sending.drop(*[row.id for row in rows])
+        self.intake.outbox.leases.drop(*[item.id for item in filed])
+
     def process_silence(self, conversation_id: str) -> Worked | None:
         """Files the unfinished report of a conversation silent since its `file_after`."""
-        start = self.store.begin_turn(conversation_id)
+        start = self.store.begin_turn(conversation_id, wait_seconds=0.0)  # busy: next round
         conversation = start.conversation
         if start.pending or conversation.file_after is None or conversation.file_after > utcnow():
             self.store.release(conversation_id)
@@ -224,6 +252,7 @@ class BotService:
             release=True,
             send_lease=SEND_LEASE,
         )
+        self._hold(rows, filed)
         return Worked(conversation_id, replies=rows, filed=filed)
 
     @staticmethod
@@ -240,9 +269,13 @@ class BotService:
             return None
         return utcnow() + self._silence
 
-    async def _work(self, conversation_id: str, include_deferred: bool = False) -> None:
+    async def _work(
+        self, conversation_id: str, include_deferred: bool = False, wait_seconds: float = 20.0
+    ) -> None:
         try:
-            worked = await run_in_threadpool(self.process, conversation_id, include_deferred)
+            worked = await run_in_threadpool(
+                self.process, conversation_id, include_deferred, wait_seconds
+            )
         except ConversationBusy:
             return  # another worker holds it and will answer these messages too
         except Exception:
@@ -252,6 +285,13 @@ class BotService:
         await self._finish(worked)
 
     async def _finish(self, worked: Worked) -> None:
+        try:
+            await self._send_and_deliver(worked)
+        finally:
+            # Whatever this left unsettled goes to the background rounds within one lease.
+            self._let_go(worked.replies, worked.filed)
+
+    async def _send_and_deliver(self, worked: Worked) -> None:
         if worked.erased and worked.channel and worked.recipient:
             await self._delete(worked.channel, worked.recipient, worked.to_delete)
         # The reply first: it carries the reference code, and the person is waiting. An earlier
@@ -334,6 +374,7 @@ class BotService:
             return earlier is not None
 
     def _unlease(self, rows: list[OutgoingMessage]) -> None:
+        self.sending.drop(*[row.id for row in rows])
         with Session(self._engine) as session:
             session.execute(
                 update(OutgoingMessage)
@@ -343,12 +384,16 @@ class BotService:
             session.commit()
 
     def _lease(self, row: OutgoingMessage) -> bool:
-        return lease_pending_row(self._engine, OutgoingMessage, row.id, SEND_LEASE)
+        taken = lease_pending_row(self._engine, OutgoingMessage, row.id, SEND_LEASE)
+        if taken:
+            self.sending.hold(row.id)
+        return taken
 
     def _settle(self, outcomes: list[tuple[OutgoingMessage, str | None, Exception | None]]) -> None:
         """Records the tries of several messages in one transaction: sent (with the
         platform's id), or failed and when to try again, or failed for good."""
         now = utcnow()
+        self.sending.drop(*[row.id for row, _, _ in outcomes])
         with Session(self._engine) as session:
             for row, sent_id, error in outcomes:
                 stored = session.get(OutgoingMessage, row.id)
@@ -447,7 +492,10 @@ class BotService:
         wait is over."""
         due = await run_in_threadpool(self.store.due_conversations, older_than)
         for conversation_id in due:
-            await self._work(conversation_id)
+            # A conversation leased elsewhere is skipped, not waited for: its holder answers
+            # it, or its lease runs out by the next round. Waiting would hold every other
+            # person's answer (and every reply due to be sent) behind it.
+            await self._work(conversation_id, wait_seconds=0.0)
         return len(due)
 
     async def file_silent(self) -> int:

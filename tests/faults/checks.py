@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from tests.faults.drive import Key, Said
 from tests.faults.evidence import (
+    Outgoing,
     Stored,
     codes_in,
     codes_of,
@@ -48,6 +49,21 @@ class Examination:
             f"{len(self.unsent)} unsent, {len(self.duplicates)} confirmed replies sent again, "
             f"{self.copies_allowed} unconfirmed copies, {len(self.disorder)} out of order"
         )
+
+
+def timeline(received: Sequence[Delivery], rows: Sequence[Outgoing]) -> str:
+    """Each reply of a conversation: when written and recorded sent, and when each copy of
+    its text reached the person (seconds from the first reply written)."""
+    origin = min((row.created_at for row in rows), default=0.0)
+    lines = []
+    for row in rows:
+        copies = ", ".join(f"{d.at - origin:+.2f}" for d in delivered(row, received)) or "none"
+        sent = "never" if row.sent_at is None else f"{row.sent_at - origin:+.2f}"
+        lines.append(
+            f"    reply {row.id} written {row.created_at - origin:+.2f} recorded sent {sent} "
+            f"({row.attempts} tries) copies at {copies}: {(row.text or '')[:40]!r}"
+        )
+    return "\n".join(lines)
 
 
 def who(reporter: Reporter) -> str:
@@ -135,7 +151,9 @@ def examine(
         )
         late = out_of_order(received, rows)
         if late:
-            found.disorder.append(f"{name}: replies {late} arrived before earlier ones")
+            found.disorder.append(
+                f"{name}: replies {late} arrived before earlier ones\n" + timeline(received, rows)
+            )
     return found
 
 

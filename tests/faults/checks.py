@@ -57,7 +57,8 @@ def timeline(received: Sequence[Delivery], rows: Sequence[Outgoing]) -> str:
     origin = min((row.created_at for row in rows), default=0.0)
     lines = []
     for row in rows:
-        copies = ", ".join(f"{d.at - origin:+.2f}" for d in delivered(row, received)) or "none"
+        copies = ", ".join(f"{d.at - origin:+.2f}" for d in delivered(row, received, rows))
+        copies = copies or "none"
         sent = "never" if row.sent_at is None else f"{row.sent_at - origin:+.2f}"
         lines.append(
             f"    reply {row.id} written {row.created_at - origin:+.2f} recorded sent {sent} "

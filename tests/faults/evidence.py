@@ -163,9 +163,18 @@ def snapshot(engine: Engine, cipher: PersonalDataCipher) -> Stored:
     return stored
 
 
-def delivered(row: Outgoing, deliveries: Sequence[Delivery]) -> list[Delivery]:
-    """The copies of `row` the person received (its text, after it was written)."""
-    return [d for d in deliveries if d.text == row.text and d.at >= row.created_at]
+def delivered(
+    row: Outgoing, deliveries: Sequence[Delivery], rows: Sequence[Outgoing] = ()
+) -> list[Delivery]:
+    """The copies of `row` the person received (its text, after it was written), leaving out
+    a copy that another of the conversation's `rows` recorded as its own (two replies of one
+    text: a late re-send of the first is not a copy of the second)."""
+    others = {r.platform_message_id for r in rows if r.id != row.id and r.platform_message_id}
+    return [
+        d
+        for d in deliveries
+        if d.text == row.text and d.at >= row.created_at and d.platform_id not in others
+    ]
 
 
 def duplicates_after_confirmation(
@@ -199,7 +208,7 @@ def out_of_order(deliveries: Sequence[Delivery], rows: Sequence[Outgoing]) -> li
     written earlier in the same conversation (they must go out in order)."""
     first: dict[int, float] = {}
     for row in rows:
-        copies = delivered(row, deliveries)
+        copies = delivered(row, deliveries, rows)
         if copies:
             first[row.id] = min(d.at for d in copies)
     late: list[int] = []

@@ -71,6 +71,26 @@ def test_a_later_reply_arriving_first_is_out_of_order() -> None:
     assert out_of_order([got("Hãy gọi ngay 113", 1.5, "m2"), got(note, 1.9, "m1")], rows) == []
 
 
+def test_a_late_resend_of_an_earlier_reply_is_not_a_copy_of_a_later_one_of_the_same_text() -> None:
+    # "Cảm ơn bạn" twice in one conversation; the first one's re-send after a crash (recorded
+    # as its own) arrives after the second was written, before the reply written in between.
+    rows = [
+        row(1, "Cảm ơn bạn", created=1.0, sent=6.0, platform_id="m3"),
+        row(2, "Bạn ở tỉnh nào?", created=2.0, sent=7.0, platform_id="m4"),
+        row(3, "Cảm ơn bạn", created=3.0, sent=8.0, platform_id="m5"),
+    ]
+    received = [
+        got("Cảm ơn bạn", 1.1, "m1"),  # the first send, cut off before the bot recorded it
+        got("Cảm ơn bạn", 5.9, "m3"),
+        got("Bạn ở tỉnh nào?", 6.9, "m4"),
+        got("Cảm ơn bạn", 7.9, "m5"),
+    ]
+    assert out_of_order(received, rows) == []
+    # The same arrivals with the second "Cảm ơn bạn" really first are still caught.
+    early = [*received[:1], got("Cảm ơn bạn", 3.5, "m5"), *received[1:3]]
+    assert out_of_order(early, rows) == [3]
+
+
 def test_a_reply_counts_as_delivered_only_after_it_was_written() -> None:
     written = row(1, "Cảm ơn bạn", created=10.0, sent=None, platform_id=None)
     assert delivered(written, [got("Cảm ơn bạn", 5.0, "m0")]) == []

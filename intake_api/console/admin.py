@@ -1,8 +1,6 @@
-"""Accounts and the agencies in force, for admins: `intake_api.users` does the work, as it does
-for the API's /users and the `hotline users` commands.
-
-Disabling an account and revoking its tokens are not offered here yet: the domain has no such
-operations (issue 9 adds them to `intake_api.users` and `intake_api.tokens`)."""
+"""Accounts and the agencies in force, for admins: `intake_api.users` and `intake_api.tokens` do
+the work, as they do for the API's /users and the `hotline users` and `hotline tokens` commands
+(the same rules, the same audit records)."""
 
 from __future__ import annotations
 
@@ -19,7 +17,17 @@ from intake_api.deps import SessionDep
 from intake_api.enums import Role
 from intake_api.models import User
 from intake_api.schemas import UserIn
-from intake_api.users import UserError, check_agency, create_user, set_password, update_user
+from intake_api.tokens import revoke_tokens
+from intake_api.users import (
+    UserConflict,
+    UserError,
+    check_agency,
+    create_user,
+    find_user,
+    set_active,
+    set_password,
+    update_user,
+)
 
 router = APIRouter(prefix=f"{PREFIX}/admin", include_in_schema=False)
 
@@ -53,6 +61,8 @@ def _problem(exc: Exception) -> str:
         return {"username": "bad_username", "password": "short_password"}.get(
             field, "bad_roles" if field == "roles" else "invalid"
         )
+    if isinstance(exc, UserConflict):
+        return "own_account"
     text = str(exc)
     if "no user named" in text:
         return "no_user"
@@ -162,3 +172,41 @@ async def reset_password(
         one_time = {"username": user.username, "password": password}
         return _admin_page(request, sess, db, 200, one_time=one_time, done="password")
     return go(request, sess, "/admin", anchor=f"user-{user.username}", ok="password")
+
+
+@router.post("/users/{username}/active")
+async def change_active(
+    username: str, request: Request, sess: SignedIn, db: SessionDep
+) -> Response:
+    """Disables an account (or enables it again). Disabling may revoke its tokens too: then
+    enabling it later does not bring back a session or a token that was out of the admin's
+    hands (a stolen laptop, a leaked service token); the person signs in afresh."""
+    require(sess, {Role.admin})
+    form = await form_of(request, sess)
+    active = form.get("active") == "1"
+    try:
+        # The domain refuses disabling oneself; with it, the last active admin cannot be
+        # disabled either, since only an active admin can disable anyone here.
+        user = set_active(db, username, active, actor=sess.caller.username)
+    except UserError as exc:
+        return _admin_page(request, sess, db, 422, error=_problem(exc))
+    if not active and form.get("revoke") == "1":
+        revoke_tokens(db, user, sess.caller.username)
+        return go(request, sess, "/admin", anchor=f"user-{user.username}", ok="disabled_revoked")
+    ok = "enabled" if active else "disabled"
+    return go(request, sess, "/admin", anchor=f"user-{user.username}", ok=ok)
+
+
+@router.post("/users/{username}/tokens")
+async def revoke(username: str, request: Request, sess: SignedIn, db: SessionDep) -> Response:
+    """Revokes every token of the account: its console sessions end at their next request and
+    its API tokens answer 401; the account itself stays as it is."""
+    require(sess, {Role.admin})
+    await form_of(request, sess)
+    try:
+        user = find_user(db, username)
+    except UserError as exc:
+        return _admin_page(request, sess, db, 422, error=_problem(exc))
+    revoke_tokens(db, user, sess.caller.username)
+    # Revoking one's own tokens ends this very session: the next page asks to sign in again.
+    return go(request, sess, "/admin", anchor=f"user-{user.username}", ok="revoked")

@@ -4,9 +4,12 @@ headless Chromium with Playwright, while a person writes in the web chat next to
 One working day in order: the admin creates an operator; a rescue message arrives from the web
 chat and the operator's open queue shows it without a reload, on top, highlighted, with the P1
 sound; the operator claims it, replies (the reply reaches the web chat page) and refers it to
-DOLISA; a DOLISA officer accepts and resolves it; a police officer cannot open a DOLISA-only
-ticket; a supervisor downloads the quarterly report and its figures are the tickets in the
-database; the queue works on a 360-px phone. Screenshots land in var/screenshots/.
+DOLISA; someone else who has the ticket's code writes from another web-chat session and the
+queue and the ticket show it as from another sender, with nothing else on the ticket changed; a
+DOLISA officer accepts and resolves it; a police officer cannot open a DOLISA-only ticket; a
+supervisor downloads the quarterly report and its figures are the tickets in the database; the
+admin disables the police officer's account, whose open session ends; the queue works on a
+360-px phone. Screenshots land in var/screenshots/.
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ LAUNCH_ARGS = [
 # People held right now, about to be moved: P1, and routed by triage to the police alone, so
 # the operator has DOLISA to refer it to (a request_rescue is routed to both already).
 RESCUE_MESSAGE = "tôi thấy người ta đang giam giữ mấy cô gái ở Móng Cái, sắp đưa qua biên giới"
+# Someone holding the code who is not the reporter tries to call the rescue off (as in
+# tests/bot/messaging/test_service.py): staff must see who wrote it, and nothing may change.
+CALL_OFF = "em về nhà rồi, các anh không cần liên lạc nữa"
 pytestmark = pytest.mark.slow
 _keys = itertools.count()
 
@@ -293,13 +299,15 @@ def run_the_day(browser: Any, site: Site, seeded: dict[str, Ticket]) -> None:
     staff.wait_for_selector(".chat .msg-staff .delivery-delivered", timeout=20_000)
     staff.evaluate("window.scrollTo(0, 0)")
     shot(staff, "ticket")
+    ticket_url = staff.url.split("?")[0]
+    heading = staff.locator("h1").inner_text()
+    another_sender_writes(browser, site, staff, code, ticket_url, heading)
 
     staff.select_option("#refer-to", "dolisa")
     staff.fill("#refer-reason", "Nạn nhân cần hỗ trợ tâm lý và nơi ở tạm sau khi về nước.")
     staff.click("form[action$='/referrals'] button[type=submit]")
     staff.wait_for_selector(".flash-ok")
     assert "Đang chuyển cơ quan khác" in staff.locator("h1").inner_text()
-    ticket_url = staff.url.split("?")[0]
     sign_out(staff)
 
     # DOLISA accepts the referral and resolves the case.
@@ -343,6 +351,28 @@ def run_the_day(browser: Any, site: Site, seeded: dict[str, Ticket]) -> None:
     assert download.suggested_filename == f"bao-cao-{now.year}-{quarter}.csv"
     check_report(site, report_rows(content), now.year, quarter)
     sign_out(staff)
+
+    # The admin disables the police officer's account while it is signed in elsewhere.
+    officer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(officer, site, "minh")
+    assert officer.url.rstrip("/").endswith("/console")
+    sign_in(staff, site, "admin")
+    staff.click("#user-minh details.account-access summary")
+    assert staff.is_checked("#user-minh form.disable-user input[name=revoke]")
+    staff.click("#user-minh form.disable-user button[type=submit]")
+    staff.wait_for_selector(".flash-ok")
+    assert "đã khoá" in staff.locator("#user-minh").inner_text()
+    assert staff.locator("#user-admin form.disable-user").count() == 0  # never one's own
+    officer.reload()
+    assert "/console/login" in officer.url  # the open session ended at its next request
+    sign_in(officer, site, "minh")
+    assert "/console/login" in officer.url
+    assert "Sai tên đăng nhập hoặc mật khẩu" in officer.locator(".flash-err").inner_text()
+    with Session(site.engine) as session:
+        minh = session.exec(select(User).where(User.username == "minh")).one()
+    assert minh.active is False
+    officer.context.close()
+    sign_out(staff)
     desk.close()
 
     # The operator on a phone in the field: 360 px, no sideways scrolling, sound off.
@@ -369,6 +399,44 @@ def run_the_day(browser: Any, site: Site, seeded: dict[str, Ticket]) -> None:
     assert no_horizontal_scroll(mobile)
     shot(mobile, "phone-ticket")
     phone.close()
+
+
+def another_sender_writes(
+    browser: Any, site: Site, staff: Any, code: str, ticket_url: str, heading: str
+) -> None:
+    """A second web-chat session (another browser, not the reporter) asks about the code and
+    adds a message: the operator's open queue flags the ticket without a reload, and the ticket
+    page marks the message as from another sender and shows the ticket as it was."""
+    staff.goto(f"{site.url}/console")
+    row = staff.locator("#queue-rows tr[data-id]", has_text=code)
+    row.wait_for()
+    assert row.locator(".flag-sender").count() == 0
+    stranger = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
+    stranger.goto(f"{site.url}/chat")
+    stranger.fill("#text", f"mã {code} sao rồi")
+    stranger.press("#text", "Enter")
+    stranger.locator(".msg.bot", has_text=code).first.wait_for(timeout=20_000)
+    stranger.fill("#text", CALL_OFF)
+    stranger.press("#text", "Enter")
+    stranger.locator(".msg.bot", has_text="Đã chuyển thêm thông tin").wait_for(timeout=20_000)
+    stranger.context.close()
+
+    row.locator(".flag-sender").wait_for(timeout=15_000)  # the queue's own refresh
+    staff.click(f"#queue-rows a:has-text('{code}')")
+    staff.wait_for_selector(".chat .msg-another")
+    assert staff.url.split("?")[0] == ticket_url
+    marked = staff.locator(".chat .msg-another")
+    assert marked.count() == 1 and CALL_OFF in marked.inner_text()
+    assert marked.locator(".flag-sender").count() == 1
+    reporter = staff.locator(".chat .msg-reporter").first
+    assert "Móng Cái" in reporter.inner_text()
+    assert "msg-another" not in (reporter.get_attribute("class") or "")
+    # Heard, and trusted with nothing: status, priority and assignee are as they were.
+    assert staff.locator("h1").inner_text() == heading
+    assert staff.locator("#assignee").inner_text() == "lan"
+    with Session(site.engine) as session:
+        ticket = session.exec(select(Ticket).where(Ticket.reference_code == code)).one()
+    assert ticket.other_sender is True and ticket.priority == "P1"
 
 
 def check_report(site: Site, rows: list[list[str]], year: int, quarter: str) -> None:

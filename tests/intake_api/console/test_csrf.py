@@ -26,7 +26,7 @@ def snapshot(console: Console) -> dict[str, Any]:
             "replies": sorted((r.id, r.state) for r in session.exec(select(Reply))),
             "referrals": sorted((r.id, r.state) for r in session.exec(select(Referral))),
             "users": sorted(
-                (u.username, u.roles, u.agency, u.full_name, u.password_hash)
+                (u.username, u.roles, u.agency, u.full_name, u.password_hash, u.active)
                 for u in session.exec(select(User))
             ),
             "tokens": sorted((t.id, t.revoked) for t in session.exec(select(ApiToken))),
@@ -74,6 +74,8 @@ FORM: dict[str, dict[str, str]] = {
     "users": {"username": "new.person", "password": "a-long-enough-pass", "roles": "operator"},
     "roles": {"roles": "supervisor"},
     "password": {"password": "another-long-password"},
+    "active": {"active": "0", "revoke": "1"},
+    "tokens": {},
     "logout": {},
 }
 
@@ -97,7 +99,7 @@ def test_every_console_form_is_refused_without_the_session_token(
 ) -> None:
     posts = [p for p in console_posts() if p not in ("/console/login", "/console/session")]
     # The forms of every page: if a new one is added, it is attacked here too.
-    assert len(posts) == 15, posts
+    assert len(posts) == 17, posts
     boss = console.sign_in("boss")
     own = csrf_of(boss.get("/console").text)
     stranger = console.sign_in("supervisor")

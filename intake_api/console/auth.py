@@ -46,6 +46,7 @@ def _login_page(
         error=error,
         next_path=next_path,
         expired=request.query_params.get("expired") == "1",
+        ended=request.query_params.get("ended") == "1",
         signed_out=request.query_params.get("signed_out") == "1",
         **extra,
     )

@@ -36,9 +36,12 @@ _MAX_COOKIE = 4000
 class NeedsSignIn(Exception):
     """No valid session: the page sends the person to the sign-in form."""
 
-    def __init__(self, expired: bool = False) -> None:
+    def __init__(self, expired: bool = False, ended: bool = False) -> None:
         super().__init__("sign in")
-        self.expired = expired
+        # `ended`: the session was valid but its token was revoked or its account disabled
+        # (by an admin); `expired`: it ran out of idle time. Either way the cookie is dropped.
+        self.expired = expired or ended
+        self.ended = ended
 
 
 class CsrfRefused(Exception):
@@ -100,7 +103,7 @@ def load_session(request: Request, session: Session) -> ConsoleSession:
         raise NeedsSignIn(expired=True)
     user = user_for_token(session, token)
     if user is None:
-        raise NeedsSignIn(expired=True)
+        raise NeedsSignIn(ended=True)
     return ConsoleSession(caller=Caller.of(user), token=token, csrf=csrf)
 
 

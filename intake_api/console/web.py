@@ -170,7 +170,9 @@ async def _needs_sign_in(request: Request, exc: Exception) -> Response:
             content={"detail": "Sign in to the console again.", "login": f"{PREFIX}/login"},
         )
     query = {"next": request.url.path}
-    if expired:
+    if isinstance(exc, NeedsSignIn) and exc.ended:
+        query["ended"] = "1"
+    elif expired:
         query["expired"] = "1"
     response = RedirectResponse(f"{PREFIX}/login?{urlencode(query)}", status_code=303)
     if expired:

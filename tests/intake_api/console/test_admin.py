@@ -165,7 +165,11 @@ def test_a_disabled_account_cannot_sign_in_and_its_session_and_tokens_stop_at_on
     done = submit(console, admin, "/users/operator/active", active="0")
     assert done.status_code == 303 and "ok=disabled" in done.headers["location"]
     assert user(console, "operator").active is False  # type: ignore[union-attr]
-    # The open session ends at its very next request; the API token answers 401.
+    # The open session ends at its very next request, and the sign-in page says why (not
+    # "inactivity"); the API token answers 401.
+    ended = operator.get("/console", follow_redirects=False)
+    assert ended.status_code == 303 and "ended=1" in ended.headers["location"]
+    assert "quản trị viên đã thu hồi" in operator.get(ended.headers["location"]).text
     assert signed_out(operator)
     assert not api_token_works(console, "operator")
     refused = console.submit_login(console.browser(), "operator", PASSWORD)

@@ -23,6 +23,7 @@ from pydantic import (
     StrictBool,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
@@ -356,6 +357,8 @@ class TicketSummary(BaseModel):
     overdue: bool
     # Someone other than the reporter wrote to the ticket by its reference code (docs/api.md).
     other_sender: bool
+    # A phone caller is owed a call-back (a missed, abandoned or after-hours call).
+    callback_due: bool = False
 
 
 class TicketPage(BaseModel):
@@ -424,6 +427,85 @@ class ReplyOut(BaseModel):
     delivered_at: LocalTime | None
 
 
+# --- phone calls (docs/api.md, Calls) ---------------------------------------------------------
+
+CallKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,128}$")]
+# Twilio's ids: two letters and 32 hex digits (`CA…` a call, `RE…` a recording).
+CallSid = Annotated[str, StringConstraints(pattern=r"^CA[0-9a-fA-F]{32}$")]
+RecordingSid = Annotated[str, StringConstraints(pattern=r"^RE[0-9a-fA-F]{32}$")]
+CallSeconds = Annotated[int, Field(ge=0, le=86_400), BeforeValidator(_json_integer)]
+LegTarget = Literal["on_call", "fallback"]
+LegOutcome = Literal["answered", "busy", "no-answer", "failed", "canceled"]
+RecordingPurpose = Literal["report", "voicemail"]
+CallbackReason = Literal["missed", "abandoned", "after_hours"]
+
+
+class CallRecordIn(Strict):
+    """What a call left on a ticket, sent by the bot that filed it: a forwarding leg's outcome,
+    a recording, or a call-back owed to the caller. `key` makes it idempotent per ticket."""
+
+    key: CallKey
+    kind: Literal["leg", "recording", "callback"]
+    call_sid: CallSid
+    target: LegTarget | None = None
+    outcome: LegOutcome | None = None
+    duration_seconds: CallSeconds | None = None
+    recording_sid: RecordingSid | None = None
+    recording_url: (
+        Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://[\x21-\x7e]+$")] | None
+    ) = None
+    purpose: RecordingPurpose | None = None
+    reason: CallbackReason | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> CallRecordIn:
+        needed = {
+            "leg": ("target", "outcome"),
+            "recording": ("recording_sid", "recording_url", "purpose"),
+            "callback": ("reason",),
+        }[self.kind]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise PydanticCustomError(
+                "missing_for_kind",
+                "a {kind} record needs {fields}",
+                {"kind": self.kind, "fields": ", ".join(missing)},
+            )
+        return self
+
+
+class CallRecordAck(BaseModel):
+    ticket_id: str
+    recorded: bool = Field(description="False when this key was already recorded (a replay).")
+
+
+class CallOut(BaseModel):
+    """One record of a call on the ticket. A recording is played through
+    `GET /api/v1/tickets/{id}/recordings/{call_id}`; its platform address is never shown."""
+
+    id: int
+    kind: str
+    target: str | None = Field(
+        description="leg: on_call or fallback; recording: its purpose; "
+        "callback: why the caller is owed a call"
+    )
+    outcome: str | None
+    duration_seconds: int | None
+    has_recording: bool
+    state: str | None = Field(description="callback: open until the caller is reached")
+    attempts: int
+    done_by: str | None
+    done_at: LocalTime | None
+    created_at: LocalTime
+
+
+class CallbackIn(Strict):
+    """A call-back a staff member made: `reached` or `wrong_number` closes the task,
+    `no_answer` keeps it open and counts the attempt."""
+
+    outcome: Literal["reached", "no_answer", "wrong_number"]
+
+
 class TicketDetail(TicketSummary):
     location: GeoPoint | None
     intent: str | None
@@ -439,6 +521,7 @@ class TicketDetail(TicketSummary):
     referrals: list[ReferralOut]
     replies: list[ReplyOut]
     events: list[EventOut]
+    calls: list[CallOut] = Field(default_factory=list)
 
 
 Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.\-]{3,64}$")]

@@ -97,8 +97,9 @@ class BotSettings(TomlTableSettings):
     voice_menu_attempts: int = Field(default=3, ge=1, le=10)
     # The Twilio text-to-speech voice of the <Say> fallback (docs/platforms.md §4).
     voice_tts_voice: str = "Google.vi-VN-Standard-A"
-    # The greeting and menu recordings `make voice-audio` generates from nlu_data/voice.yml.
-    voice_audio_dir: Path = REPO_ROOT / "bot" / "channels" / "voice" / "audio"
+    # The prompts' recordings (`make voice-audio` makes them from nlu_data/voice.yml); empty:
+    # the ones shipped with the code.
+    voice_audio_dir: Path | None = None
 
 
 @lru_cache

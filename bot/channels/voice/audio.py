@@ -28,6 +28,8 @@ import numpy as np
 from bot.channels.voice.wording import VoiceWording
 
 MANIFEST = "manifest.json"
+# The clips shipped with the code (committed, so no machine needs espeak-ng to serve them).
+SHIPPED = Path(__file__).resolve().parent / "audio"
 RATE = 8000
 # espeak-ng's words per minute: a little slower than its default, for a phone line.
 SPEED = 140
@@ -140,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     bot = get_bot_settings()
     wording = VoiceWording.load(bot.nlu_data_dir, get_settings().hotlines)
-    written = generate(wording, args.out or bot.voice_audio_dir, espeak)
+    written = generate(wording, args.out or bot.voice_audio_dir or SHIPPED, espeak)
     print(f"{len(written)} clip(s) written, {len(clip_texts(wording))} in all")
     return 0
 

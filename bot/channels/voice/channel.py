@@ -12,9 +12,11 @@ Phone numbers are personal data: log lines carry the CallSid, never `From` or `T
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -24,7 +26,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from bot.channels.twilio_signature import signature_problem
-from bot.channels.voice.audio import AudioLibrary, clip_texts
+from bot.channels.voice.audio import SHIPPED, AudioLibrary, clip_texts
 from bot.channels.voice.flow import PREFIX, CallParams, VoiceFlow
 from bot.channels.voice.rota import Rota
 from bot.channels.voice.twiml import AUDIO_PATH, Speaker, twiml
@@ -46,6 +48,10 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 _CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 _RECORDING_SID = re.compile(r"^RE[0-9a-fA-F]{32}$")
 _CLIP = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+# A call whose end was never reported is taken as ended after this long: Twilio ends a <Dial>
+# after 4 hours (its timeLimit), so no call still on the line is that old.
+STALE_CALL = timedelta(hours=5)
+SWEEP_SECONDS = 300.0
 
 
 def _text(form: object, name: str, limit: int = 500) -> str | None:
@@ -122,7 +128,7 @@ class VoiceChannel(ChannelBase):
             settings.voice_days,
         )
         wording = VoiceWording.load(settings.nlu_data_dir, context.hotlines)
-        self.library = AudioLibrary(settings.voice_audio_dir, clip_texts(wording))
+        self.library = AudioLibrary(settings.voice_audio_dir or SHIPPED, clip_texts(wording))
         base = (settings.public_base_url or "").rstrip("/")
         self.speaker = Speaker(wording, self.library, base, settings.voice_tts_voice)
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -142,6 +148,18 @@ class VoiceChannel(ChannelBase):
 
     async def send(self, message: OutboundText) -> str | None:
         raise DeliveryError("A phone call has no thread to send a message into.", permanent=True)
+
+    async def receive(self, handler: InboundHandler, stop: asyncio.Event) -> None:
+        """Not a receiver: the safety net for calls whose end Twilio never reported."""
+        while not stop.is_set():
+            try:
+                swept = await run_in_threadpool(self.flow.sweep, self._clock() - STALE_CALL)
+                if swept:
+                    log.warning("voice_calls_without_end", calls=swept)
+            except Exception as exc:
+                log.error("voice_sweep_failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=SWEEP_SECONDS)
 
     def emergency(self) -> str:
         """The answer when a step failed: the emergency numbers, then a forwarded call. Built

@@ -278,6 +278,21 @@ class VoiceFlow:
                     reason = "abandoned"
                 self._owe_callback(step, row, reason)
 
+    def sweep(self, started_before: datetime) -> int:
+        """Ends the calls that started before then and never had their end reported (a lost
+        status callback, a number configured without one), as if they had ended: their
+        ticket is filed and a caller nobody answered is owed a call-back. Returns how many."""
+        with Session(self.engine) as session:
+            sids = session.exec(
+                select(VoiceCall.call_sid).where(
+                    VoiceCall.ended == False,  # noqa: E712
+                    VoiceCall.created_at < started_before,
+                )
+            ).all()
+        for sid in sids:
+            self.status(CallParams(call_sid=sid, call_status="completed"))
+        return len(sids)
+
     # --- pieces of TwiML ---------------------------------------------------------------------
 
     def _menu(self, response: VoiceResponse) -> None:

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.channels.voice.audio import AudioLibrary, clip_texts, generate
+from bot.channels.voice.audio import SHIPPED, AudioLibrary, clip_texts, generate
 from bot.channels.voice.wording import VoiceWording
 from bot.config import BotSettings
 from bot.dialogue.wording import WordingError
 from intake_api.config import Settings
 
 DATA = BotSettings().nlu_data_dir
-AUDIO = BotSettings().voice_audio_dir
+AUDIO = SHIPPED
 
 
 def shipped() -> VoiceWording:

@@ -4,7 +4,7 @@ land on two app instances (a restart, another process) on the same database."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -242,3 +242,37 @@ def test_a_new_instance_receives_the_recording_after_the_menu_and_loses_nothing(
         row = session.exec(select(VoiceCall)).one()
         assert (row.recorded, row.ended, row.reference_code) == (True, True, ticket.reference_code)
         assert session.exec(select(CallRecord)).all() == [attached]
+
+
+# --- a call whose end is never reported ---------------------------------------------------
+
+
+async def test_a_call_whose_end_never_came_is_ended_by_the_sweep(
+    engine: Any, transport: Any
+) -> None:
+    import asyncio
+
+    line = make_hotline(engine, transport)
+    call = line.call()
+    call._document("/voice/incoming")
+    answered = line.call()
+    answered._document("/voice/incoming")
+    assert tickets(engine) == []
+    later = datetime.now(UTC) + timedelta(hours=6)
+    line.channel._clock = lambda: later  # six hours on, no status callback came
+
+    stop = asyncio.Event()
+    sweeping = asyncio.create_task(line.channel.receive(None, stop))  # type: ignore[arg-type]
+    for _ in range(100):
+        if len(tickets(engine)) == 2:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await sweeping
+
+    filed = tickets(engine)
+    assert len(filed) == 2
+    for ticket in filed:
+        assert events(engine, ticket.id, "callback") == [("callback_needed", None, "abandoned")]
+    assert line.channel.flow.sweep(later) == 0  # nothing left; a second sweep files nothing
+    assert len(tickets(engine)) == 2

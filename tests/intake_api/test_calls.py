@@ -278,3 +278,22 @@ def test_statistics_count_calls_like_the_other_channels(calls_api: Api) -> None:
     assert by_channel["voice"] == 3
     narrowed = calls_api.get("supervisor", "/api/v1/stats", params={"channel": "telegram"}).json()
     assert narrowed["calls"] == {"received": 0, "classified": 0, "answered": 0, "missed": 0}
+
+
+def test_the_periodic_report_counts_calls(calls_api: Api) -> None:
+    import csv
+    import io
+    from datetime import datetime
+
+    from intake_api.schemas import DISPLAY_ZONE
+
+    missed = voice_ticket(calls_api)
+    record(calls_api, missed["reference_code"], CALLBACK)
+    year = datetime.now(DISPLAY_ZONE).year  # the report's periods are local
+    answer = calls_api.get("supervisor", f"/api/v1/reports/{year}/year", params={"format": "csv"})
+    assert answer.status_code == 200, answer.text
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    figures = {row[1]: row[2] for row in rows if len(row) >= 3}
+    assert figures["Số cuộc gọi đường dây nóng"] == "1"
+    assert figures["Số cuộc gọi nhỡ, bỏ dở, ngoài giờ (cần gọi lại)"] == "1"
+    assert figures["Số cuộc gọi có cán bộ nghe máy"] == "0"

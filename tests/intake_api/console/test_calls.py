@@ -113,3 +113,15 @@ def test_the_page_plays_the_recording_through_the_server(
     assert console.browser().get(url, follow_redirects=False).status_code in (303, 401)
     twilio.recordings.clear()
     assert browser.get(url).status_code == 404
+
+
+def test_the_dashboard_counts_calls(console: Console) -> None:
+    missed_call(console)
+    answered = console.api.new_ticket(channel="voice", priority="P2", category="request_support")
+    record(console.api, answered["reference_code"], leg("answered"))
+    page = console.sign_in("supervisor").get("/console/dashboard").text
+    block = page[page.index('id="kpi-calls"') :]
+    block = block[: block.index("</section>")]
+    assert '<p class="big">2</p>' in block
+    assert "có cán bộ nghe máy: 1" in block
+    assert "nhỡ, cần gọi lại: 1" in block

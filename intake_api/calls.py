@@ -19,7 +19,7 @@ from intake_api.config import Settings
 from intake_api.db import utcnow
 from intake_api.identity import Caller
 from intake_api.models import CallRecord, Ticket
-from intake_api.schemas import CallbackIn, CallRecordIn
+from intake_api.schemas import CallbackIn, CallRecordIn, LegRecordIn, RecordingRecordIn
 from intake_api.workflow import Conflict, _bump, _event
 
 TWILIO_API = "https://api.twilio.com"
@@ -38,17 +38,14 @@ def record_call(
     if existing is not None:
         return existing, False
     row = CallRecord(
-        ticket_id=ticket.id,
-        dedupe_key=body.key,
-        kind=body.kind,
-        call_sid=body.call_sid,
-        duration_seconds=body.duration_seconds,
+        ticket_id=ticket.id, dedupe_key=body.key, kind=body.kind, call_sid=body.call_sid
     )
-    if body.kind == "leg":
+    if isinstance(body, LegRecordIn):
         row.target, row.outcome = body.target, body.outcome
+        row.duration_seconds = body.duration_seconds
         _event(session, ticket, caller.username, "call_leg", body.target, body.outcome)
-    elif body.kind == "recording":
-        row.target = body.purpose
+    elif isinstance(body, RecordingRecordIn):
+        row.target, row.duration_seconds = body.purpose, body.duration_seconds
         row.recording_sid, row.recording_url = body.recording_sid, body.recording_url
         seconds = f"{body.duration_seconds} s" if body.duration_seconds is not None else None
         _event(session, ticket, caller.username, "call_recording", body.purpose, seconds)

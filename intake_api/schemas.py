@@ -23,7 +23,6 @@ from pydantic import (
     StrictBool,
     StringConstraints,
     WithJsonSchema,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
@@ -440,38 +439,45 @@ RecordingPurpose = Literal["report", "voicemail"]
 CallbackReason = Literal["missed", "abandoned", "after_hours"]
 
 
-class CallRecordIn(Strict):
-    """What a call left on a ticket, sent by the bot that filed it: a forwarding leg's outcome,
-    a recording, or a call-back owed to the caller. `key` makes it idempotent per ticket."""
+RecordingUrl = Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://[\x21-\x7e]+$")]
 
+
+class _CallRecord(Strict):
+    # Unique per ticket: the same key again records nothing (a replayed platform callback).
     key: CallKey
-    kind: Literal["leg", "recording", "callback"]
     call_sid: CallSid
-    target: LegTarget | None = None
-    outcome: LegOutcome | None = None
-    duration_seconds: CallSeconds | None = None
-    recording_sid: RecordingSid | None = None
-    recording_url: (
-        Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://[\x21-\x7e]+$")] | None
-    ) = None
-    purpose: RecordingPurpose | None = None
-    reason: CallbackReason | None = None
 
-    @model_validator(mode="after")
-    def _fields_of_kind(self) -> CallRecordIn:
-        needed = {
-            "leg": ("target", "outcome"),
-            "recording": ("recording_sid", "recording_url", "purpose"),
-            "callback": ("reason",),
-        }[self.kind]
-        missing = [name for name in needed if getattr(self, name) is None]
-        if missing:
-            raise PydanticCustomError(
-                "missing_for_kind",
-                "a {kind} record needs {fields}",
-                {"kind": self.kind, "fields": ", ".join(missing)},
-            )
-        return self
+
+class LegRecordIn(_CallRecord):
+    """A forwarding leg ended: who was dialled and how it ended."""
+
+    kind: Literal["leg"]
+    target: LegTarget
+    outcome: LegOutcome
+    duration_seconds: CallSeconds | None = None
+
+
+class RecordingRecordIn(_CallRecord):
+    """The caller's recorded report or voicemail."""
+
+    kind: Literal["recording"]
+    recording_sid: RecordingSid
+    recording_url: RecordingUrl
+    duration_seconds: CallSeconds | None = None
+    purpose: RecordingPurpose
+
+
+class CallbackRecordIn(_CallRecord):
+    """The caller is owed a call-back (nobody answered, they hung up first, after hours)."""
+
+    kind: Literal["callback"]
+    reason: CallbackReason
+
+
+# What a call left on a ticket, sent by the bot that filed it; the kind says which fields.
+CallRecordIn = Annotated[
+    LegRecordIn | RecordingRecordIn | CallbackRecordIn, Field(discriminator="kind")
+]
 
 
 class CallRecordAck(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
@@ -33,6 +33,8 @@ from intake_api.workflow import (
     record_delivery,
 )
 
+CALL_RECORD: TypeAdapter[Any] = TypeAdapter(CallRecordIn)
+
 
 class InProcessTransport:
     def __init__(self, state: AppState, service_username: str) -> None:
@@ -49,8 +51,10 @@ class InProcessTransport:
         return Session(self._state.engine, expire_on_commit=False)
 
     @staticmethod
-    def _validate(model: type[Any], body: dict[str, Any]) -> Any:
+    def _validate(model: Any, body: dict[str, Any]) -> Any:
         try:
+            if isinstance(model, TypeAdapter):
+                return model.validate_python(body)
             return model.model_validate(body)
         except ValidationError as exc:
             raise Rejected(422, describe_validation_errors(exc.errors())) from None  # type: ignore[arg-type]
@@ -98,7 +102,7 @@ class InProcessTransport:
             raise Unavailable("database") from exc
 
     def call(self, reference_code: str, body: dict[str, Any]) -> dict[str, Any]:
-        payload = self._validate(CallRecordIn, body)
+        payload = self._validate(CALL_RECORD, body)
         try:
             with self._session() as session:
                 caller = self._caller(session)

@@ -483,3 +483,27 @@ def test_the_api_being_down_loses_no_danger_call(hotline: Hotline, transport: An
     assert events(hotline.engine, ticket.id, "call_") == [("call_leg", "on_call", "no-answer")]
     with Session(hotline.engine) as session:
         assert session.get(Ticket, ticket.id) is not None
+
+
+def test_the_same_key_pressed_on_two_workers_at_once_files_one_ticket(hotline: Hotline) -> None:
+    """Twilio's retry of a menu request can reach another worker while the first still works
+    on it: both answer the call, one ticket is filed, one leg event recorded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.channels.voice.flow import CallParams
+
+    flow = hotline.channel.flow
+    params = CallParams(call_sid=CALL_SID, caller=CALLER, called=OUR_NUMBER, digits="1")
+    flow.incoming(params)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: flow.menu(params), range(4)))
+    assert len(tickets(hotline.engine)) == 1
+    code = tickets(hotline.engine)[0].reference_code
+    for answer in answers:
+        assert "<Dial" in answer
+        assert answer.count(f"char-{code[-1]}.wav") >= 2
+    leg = CallParams(call_sid=CALL_SID, dial_status="busy")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda _: flow.dial_done(leg, "on_call"), range(4)))
+    [ticket] = tickets(hotline.engine)
+    assert events(hotline.engine, ticket.id, "call_") == [("call_leg", "on_call", "busy")]

@@ -131,7 +131,12 @@ class SmsChannel(ChannelBase):
 
     @classmethod
     def from_settings(cls, settings: BotSettings, context: ChannelContext) -> SmsChannel | None:
-        if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        # All three: the account alone may serve only the voice hotline.
+        if not (
+            settings.twilio_account_sid
+            and settings.twilio_auth_token
+            and settings.twilio_from_number
+        ):
             return None
         return cls(settings)
 

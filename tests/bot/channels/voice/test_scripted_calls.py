@@ -276,3 +276,19 @@ async def test_a_call_whose_end_never_came_is_ended_by_the_sweep(
         assert events(engine, ticket.id, "callback") == [("callback_needed", None, "abandoned")]
     assert line.channel.flow.sweep(later) == 0  # nothing left; a second sweep files nothing
     assert len(tickets(engine)) == 2
+
+
+def test_no_log_line_of_a_call_names_the_caller(
+    hotline: Hotline, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    hotline.call(keys=["7", "1"], legs=["busy", "no-answer"], recordings=[9]).dial_in()
+    forged = hotline.client.post("/voice/menu", data={"CallSid": "CA" + "0" * 32, "From": CALLER})
+    assert forged.status_code == 403
+    printed = capsys.readouterr()
+    logged = printed.out + printed.err + caplog.text
+    assert "voice_ticket_filed" in logged  # the log was captured at all
+    for shown in (CALLER, CALLER.removeprefix("+"), CALLER[-9:]):
+        assert shown not in logged

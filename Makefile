@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-faults lint format test-rasa bench clean
+.PHONY: run test test-faults lint format test-rasa bench voice-audio clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ test-rasa: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/nlu_bench.py
+
+# The voice hotline's prompts, recorded from nlu_data/voice.yml with espeak-ng's Vietnamese
+# voice (apt-get install espeak-ng); only changed clips are written. Commit the result.
+voice-audio: $(STAMP)
+	$(BIN)/python -m bot.channels.voice.audio
 
 clean:
 	rm -rf $(VENV) var/*.db .pytest_cache

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from intake_api.config_sources import TomlTableSettings
@@ -73,6 +74,32 @@ class BotSettings(TomlTableSettings):
     twilio_api_base: str | None = None  # tests point the SDK at a local fake
     # Send SMS replies without diacritics so they fit 160-character GSM-7 segments.
     sms_strip_diacritics: bool = False
+
+    # The voice hotline through Twilio Programmable Voice (README, "Voice hotline"), with the
+    # Twilio account above. Switched on by the on-call rota: one number ("+84901234567"), or
+    # "HH:MM-HH:MM=+84…" slots in Vietnam time separated by commas (the first slot holding
+    # the time wins; a slot may run past midnight).
+    voice_on_call: str | None = None
+    # Dialled when the on-call number does not answer (busy, no answer, failed).
+    voice_fallback_number: str | None = None
+    # The operators' desk, dialled for key 0 in the operators' hours (default: the rota).
+    voice_operator_number: str | None = None
+    # The operators' hours, in Vietnam time, and their days; outside them key 0 takes a
+    # voicemail and every call not answered by a person becomes an after-hours call-back.
+    voice_hours: str = "07:00-21:00"
+    voice_days: str = "mon,tue,wed,thu,fri,sat,sun"
+    # The number callers' forwarded legs show (callerId of <Dial>); default: the number called.
+    voice_caller_id: str | None = None
+    voice_dial_timeout_seconds: int = Field(default=20, ge=5, le=120)
+    voice_max_recording_seconds: int = Field(default=180, ge=10, le=3600)
+    # Silences or wrong keys before the caller is forwarded to a person anyway: someone in
+    # danger may be unable to press a key.
+    voice_menu_attempts: int = Field(default=3, ge=1, le=10)
+    # The Twilio text-to-speech voice of the <Say> fallback (docs/platforms.md §4).
+    voice_tts_voice: str = "Google.vi-VN-Standard-A"
+    # The prompts' recordings (`make voice-audio` makes them from nlu_data/voice.yml); empty:
+    # the ones shipped with the code.
+    voice_audio_dir: Path | None = None
 
 
 @lru_cache

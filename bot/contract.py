@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from bot.config import BotSettings
+    from bot.intake.client import IntakeClient
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,9 @@ class ChannelContext:
     # A keyed hash of an address (a web-chat session id): stored where the address would
     # serve as a key, since whoever holds the address reads the conversation's replies.
     address_key: Callable[[str], str]
+    # The intake client, for a channel that files tickets itself instead of through the
+    # conversation (the voice hotline: a call's menu choices are its report).
+    intake: IntakeClient | None = None
 
 
 class Channel(Protocol):

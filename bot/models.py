@@ -57,7 +57,7 @@ class OutboxItem(SQLModel, table=True):
 
     __tablename__ = "bot_outbox"
     id: int | None = Field(default=None, sa_type=BIG_ID, primary_key=True)
-    kind: str = Field(max_length=16)  # "create" | "append"
+    kind: str = Field(max_length=16)  # "create" | "append" | "call"
     reference_code: str = Field(max_length=16, index=True)
     idempotency_key: str = Field(max_length=100, unique=True)
     payload: Any = Field(sa_column=Column(EncryptedJSON, nullable=False))
@@ -129,3 +129,43 @@ class SecretValue(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     value: Any = Field(sa_column=Column(EncryptedJSON, nullable=False))
     updated_at: datetime = time_field()
+
+
+class VoiceCall(SQLModel, table=True):
+    """One phone call to the hotline, kept between Twilio's callbacks (docs/architecture.md,
+    The voice hotline): any bot process can answer the next callback of any call, and a
+    restart between two of them loses nothing."""
+
+    __tablename__ = "bot_voice_calls"
+    id: int | None = Field(default=None, sa_type=BIG_ID, primary_key=True)
+    # Twilio's id of the call (`CA` + 32 hex): names no one.
+    call_sid: str = Field(max_length=64, unique=True)
+    # The caller's number and the number called: personal data.
+    caller: str | None = Field(default=None, sa_type=EncryptedText)
+    called: str | None = Field(default=None, sa_type=EncryptedText)
+    # The operators' hours were over when the call came in (settings `voice_hours`).
+    after_hours: bool = False
+    # Menu choices in the order made ("1", "2", "3", "0"), and silences/wrong keys so far.
+    choices: str = Field(default="", max_length=64)
+    misses: int = 0
+    # What the call is forwarded for ("danger" | "operator"), and the leg being dialled.
+    purpose: str | None = Field(default=None, max_length=16)
+    leg: str | None = Field(default=None, max_length=16)
+    reference_code: str | None = Field(default=None, max_length=16)
+    priority: str | None = Field(default=None, max_length=2)
+    reached_person: bool = False
+    recorded: bool = False
+    callback_reason: str | None = Field(default=None, max_length=16)
+    ended: bool = False
+    created_at: datetime = time_field()
+    updated_at: datetime = time_field()
+
+
+class VoiceCallback(SQLModel, table=True):
+    """Each Twilio callback acted on, by a key built from what it reports (a Dial leg's end, a
+    recording, the call's end): a replay finds its key and changes nothing."""
+
+    __tablename__ = "bot_voice_callbacks"
+    key: str = Field(primary_key=True, max_length=160)
+    call_sid: str = Field(max_length=64, index=True)
+    created_at: datetime = time_field()

@@ -176,7 +176,9 @@ def build_runtime(
         triage=triage,
     )
     store = ConversationStore(engine, cipher)
-    context = ChannelContext(engine=engine, hotlines=hotlines, address_key=store.address_key)
+    context = ChannelContext(
+        engine=engine, hotlines=hotlines, address_key=store.address_key, intake=intake
+    )
     channels = build_channels(settings, context)
     channels.update(extra_channels or {})
 

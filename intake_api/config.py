@@ -89,6 +89,13 @@ class Settings(TomlTableSettings):
     # Other names of the provinces (pre-2025 units, unaccented forms), mapped onto `provinces`:
     # the NLU's lookup file, read as data. None accepts only the configured names.
     province_names_file: Path | None = REPO_ROOT / "nlu_data" / "lookups" / "provinces.yml"
+    # Twilio credentials, the same `HOTLINE_TWILIO_*` the bot's voice and SMS channels use:
+    # staff play a call's recording through the API, which fetches it from Twilio with them,
+    # so the credentials never leave the server (docs/api.md, Calls).
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    # Tests point this at a local fake of Twilio's REST API.
+    twilio_api_base: str | None = None
 
     @field_validator("encryption_keys", mode="before")
     @classmethod

@@ -195,3 +195,32 @@ class AuditRecord(SQLModel, table=True):
     action: str = Field(max_length=32)
     ticket_id: str | None = Field(default=None, max_length=32, index=True)
     detail: str | None = Field(default=None, max_length=500)
+
+
+class CallRecord(SQLModel, table=True):
+    """What a phone call left on its ticket (docs/api.md, Calls): the outcome of each forwarding
+    leg, a recording (the caller's report or a voicemail), a call-back task staff owe the
+    caller. Unique per ticket on the filer's key, so a platform's replayed callback (or the
+    bot's retried delivery) is recorded once."""
+
+    __tablename__ = "call_records"
+    __table_args__ = (UniqueConstraint("ticket_id", "dedupe_key"),)
+    id: int | None = Field(default=None, sa_type=BIG_ID, primary_key=True)
+    ticket_id: str = Field(foreign_key="tickets.id", index=True, max_length=32)
+    dedupe_key: str = Field(max_length=128)
+    kind: str = Field(max_length=16)  # "leg" | "recording" | "callback"
+    call_sid: str | None = Field(default=None, max_length=64)
+    # leg: who was dialled and how it ended; callback: why the caller is owed a call.
+    target: str | None = Field(default=None, max_length=16)
+    outcome: str | None = Field(default=None, max_length=16)
+    duration_seconds: int | None = None
+    recording_sid: str | None = Field(default=None, max_length=64)
+    # The platform's address of the audio: whoever holds it (with the account's credentials)
+    # hears the caller's voice, so it is kept like the rest of the personal data.
+    recording_url: str | None = Field(default=None, sa_type=EncryptedText)
+    # callback: "open" until a call-back reaches the caller, then "done".
+    state: str | None = Field(default=None, max_length=16, index=True)
+    attempts: int = 0
+    done_by: str | None = Field(default=None, max_length=64)
+    done_at: datetime | None = optional_time_field()
+    created_at: datetime = time_field()

@@ -109,7 +109,7 @@ _SUMMARY_KEYS = (
     "title", "period", "from", "to", "generated_at", "tips_received", "classified", "resolved",
     "counted_for_rate", "resolution_rate", "resolution_target", "target_status", "target_met",
     "target_not_met", "no_data", "responded", "median_first_response", "p90_first_response",
-    "sla_breaches",
+    "sla_breaches", "calls_received", "calls_classified", "calls_answered", "calls_missed",
 )  # fmt: skip
 
 
@@ -178,6 +178,10 @@ def _summary_rows(
         (s["median_first_response"], first.median_minutes, "0.0"),
         (s["p90_first_response"], first.p90_minutes, "0.0"),
         (s["sla_breaches"], stats.sla.breaches, "0"),
+        (s["calls_received"], stats.calls.received, "0"),
+        (s["calls_classified"], stats.calls.classified, "0"),
+        (s["calls_answered"], stats.calls.answered, "0"),
+        (s["calls_missed"], stats.calls.missed, "0"),
     ]
 
 

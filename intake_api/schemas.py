@@ -356,6 +356,8 @@ class TicketSummary(BaseModel):
     overdue: bool
     # Someone other than the reporter wrote to the ticket by its reference code (docs/api.md).
     other_sender: bool
+    # A phone caller is owed a call-back (a missed, abandoned or after-hours call).
+    callback_due: bool = False
 
 
 class TicketPage(BaseModel):
@@ -424,6 +426,92 @@ class ReplyOut(BaseModel):
     delivered_at: LocalTime | None
 
 
+# --- phone calls (docs/api.md, Calls) ---------------------------------------------------------
+
+CallKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,128}$")]
+# Twilio's ids: two letters and 32 hex digits (`CA…` a call, `RE…` a recording).
+CallSid = Annotated[str, StringConstraints(pattern=r"^CA[0-9a-fA-F]{32}$")]
+RecordingSid = Annotated[str, StringConstraints(pattern=r"^RE[0-9a-fA-F]{32}$")]
+CallSeconds = Annotated[int, Field(ge=0, le=86_400), BeforeValidator(_json_integer)]
+LegTarget = Literal["on_call", "fallback"]
+LegOutcome = Literal["answered", "busy", "no-answer", "failed", "canceled"]
+RecordingPurpose = Literal["report", "voicemail"]
+CallbackReason = Literal["missed", "abandoned", "after_hours"]
+
+
+RecordingUrl = Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://[\x21-\x7e]+$")]
+
+
+class _CallRecord(Strict):
+    # Unique per ticket: the same key again records nothing (a replayed platform callback).
+    key: CallKey
+    call_sid: CallSid
+
+
+class LegRecordIn(_CallRecord):
+    """A forwarding leg ended: who was dialled and how it ended."""
+
+    kind: Literal["leg"]
+    target: LegTarget
+    outcome: LegOutcome
+    duration_seconds: CallSeconds | None = None
+
+
+class RecordingRecordIn(_CallRecord):
+    """The caller's recorded report or voicemail."""
+
+    kind: Literal["recording"]
+    recording_sid: RecordingSid
+    recording_url: RecordingUrl
+    duration_seconds: CallSeconds | None = None
+    purpose: RecordingPurpose
+
+
+class CallbackRecordIn(_CallRecord):
+    """The caller is owed a call-back (nobody answered, they hung up first, after hours)."""
+
+    kind: Literal["callback"]
+    reason: CallbackReason
+
+
+# What a call left on a ticket, sent by the bot that filed it; the kind says which fields.
+CallRecordIn = Annotated[
+    LegRecordIn | RecordingRecordIn | CallbackRecordIn, Field(discriminator="kind")
+]
+
+
+class CallRecordAck(BaseModel):
+    ticket_id: str
+    recorded: bool = Field(description="False when this key was already recorded (a replay).")
+
+
+class CallOut(BaseModel):
+    """One record of a call on the ticket. A recording is played through
+    `GET /api/v1/tickets/{id}/recordings/{call_id}`; its platform address is never shown."""
+
+    id: int
+    kind: str
+    target: str | None = Field(
+        description="leg: on_call or fallback; recording: its purpose; "
+        "callback: why the caller is owed a call"
+    )
+    outcome: str | None
+    duration_seconds: int | None
+    has_recording: bool
+    state: str | None = Field(description="callback: open until the caller is reached")
+    attempts: int
+    done_by: str | None
+    done_at: LocalTime | None
+    created_at: LocalTime
+
+
+class CallbackIn(Strict):
+    """A call-back a staff member made: `reached` or `wrong_number` closes the task,
+    `no_answer` keeps it open and counts the attempt."""
+
+    outcome: Literal["reached", "no_answer", "wrong_number"]
+
+
 class TicketDetail(TicketSummary):
     location: GeoPoint | None
     intent: str | None
@@ -439,6 +527,7 @@ class TicketDetail(TicketSummary):
     referrals: list[ReferralOut]
     replies: list[ReplyOut]
     events: list[EventOut]
+    calls: list[CallOut] = Field(default_factory=list)
 
 
 Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.\-]{3,64}$")]

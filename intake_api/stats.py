@@ -16,6 +16,10 @@ Definitions (the figures the provincial programmes report):
   way per ISO week (Monday to Sunday), for the staff console's chart.
 - by agency: a ticket routed to two agencies counts for each, so that breakdown can sum to more
   than the total.
+- calls: the phone hotline's tickets counted as the other channels' are (every call files one):
+  received, classified (the caller chose something in the menu), answered (a forwarding leg
+  reached a person) and missed (the call left a call-back task: missed, abandoned, after
+  hours).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from intake_api.config import Settings
 from intake_api.db import utcnow
 from intake_api.enums import CLOSED_STATUSES, Channel, Intent, Priority, Status
 from intake_api.identity import Caller
-from intake_api.models import Ticket, TicketAgency
+from intake_api.models import CallRecord, Ticket, TicketAgency
 from intake_api.rules.visibility import visibility_clause
 from intake_api.schemas import DISPLAY_ZONE, LocalTime
 from intake_api.tickets import TicketFilters
@@ -80,6 +84,13 @@ class SlaOut(BaseModel):
     overdue_unanswered: int = Field(description="No response yet and the due time has passed.")
 
 
+class CallsOut(BaseModel):
+    received: int = Field(description="Calls to the hotline: voice tickets in scope.")
+    classified: int = Field(description="Calls in which the caller chose from the menu.")
+    answered: int = Field(description="Calls a forwarding leg connected to a person.")
+    missed: int = Field(description="Missed, abandoned and after-hours calls (a call-back task).")
+
+
 class StatsOut(BaseModel):
     generated_at: LocalTime
     period: Grouping
@@ -97,6 +108,7 @@ class StatsOut(BaseModel):
         description="A ticket counts once per agency it is routed to."
     )
     by_status: list[CountRow]
+    calls: CallsOut
 
 
 def compute_stats(
@@ -176,7 +188,31 @@ def compute_stats(
         by_province=breakdown(Ticket.province),
         by_agency=_rows(agency_rows, settings.agency_codes),
         by_status=breakdown(Ticket.status, [s.value for s in Status]),
+        calls=_calls(session, scope),
     )
+
+
+def _calls(session: Session, scope: _Scope) -> CallsOut:
+    def having(kind: str, outcome: str | None = None) -> Any:
+        records = select(CallRecord.ticket_id).where(CallRecord.kind == kind)
+        if outcome is not None:
+            records = records.where(CallRecord.outcome == outcome)
+        return _flag(col(Ticket.id).in_(records))
+
+    received, classified, answered, missed = (
+        int(v or 0)
+        for v in session.exec(
+            scope.apply(
+                select(
+                    func.count(),
+                    func.sum(_flag(col(Ticket.category) != Intent.out_of_scope)),
+                    func.sum(having("leg", "answered")),
+                    func.sum(having("callback")),
+                ).where(col(Ticket.channel) == Channel.voice)
+            )
+        ).one()
+    )
+    return CallsOut(received=received, classified=classified, answered=answered, missed=missed)
 
 
 class _Scope:

@@ -14,6 +14,7 @@ from intake_api.db import utcnow
 from intake_api.enums import CLOSED_STATUSES, ReferralState
 from intake_api.identity import Caller
 from intake_api.models import (
+    CallRecord,
     Note,
     Referral,
     Reply,
@@ -28,6 +29,7 @@ from intake_api.rules.lifecycle import is_closed
 from intake_api.rules.senders import ANOTHER_SENDER, REPORTER
 from intake_api.rules.visibility import filed_by_clause, visibility_clause
 from intake_api.schemas import (
+    CallOut,
     EventOut,
     MessageOut,
     NoteOut,
@@ -216,10 +218,31 @@ def usernames(session: Session, user_ids: set[int]) -> dict[int, str]:
 def summaries(session: Session, tickets: list[Ticket]) -> list[TicketSummary]:
     agencies = agencies_of(session, [t.id for t in tickets])
     names = usernames(session, {t.assignee_id for t in tickets if t.assignee_id is not None})
-    return [_summary(t, agencies[t.id], names.get(t.assignee_id or -1)) for t in tickets]
+    owed = callbacks_due(session, [t.id for t in tickets])
+    return [
+        _summary(t, agencies[t.id], names.get(t.assignee_id or -1), t.id in owed) for t in tickets
+    ]
 
 
-def _summary(ticket: Ticket, agencies: list[str], assignee: str | None) -> TicketSummary:
+def callbacks_due(session: Session, ticket_ids: list[str]) -> set[str]:
+    """The tickets among these whose caller is owed a call-back (an open call-back task)."""
+    if not ticket_ids:
+        return set()
+    rows = session.exec(
+        select(CallRecord.ticket_id)
+        .where(
+            col(CallRecord.ticket_id).in_(ticket_ids),
+            CallRecord.kind == "callback",
+            CallRecord.state == "open",
+        )
+        .distinct()
+    ).all()
+    return set(rows)
+
+
+def _summary(
+    ticket: Ticket, agencies: list[str], assignee: str | None, callback_due: bool = False
+) -> TicketSummary:
     return TicketSummary(
         id=ticket.id,
         reference_code=ticket.reference_code,
@@ -236,6 +259,7 @@ def _summary(ticket: Ticket, agencies: list[str], assignee: str | None) -> Ticke
         due_at=ticket.due_at,
         overdue=is_overdue(ticket),
         other_sender=ticket.other_sender,
+        callback_due=callback_due,
     )
 
 
@@ -284,6 +308,23 @@ def detail(session: Session, caller: Caller, ticket: Ticket) -> TicketDetail:
             EventOut.model_validate(e, from_attributes=True)
             for e in rows(TicketEvent, TicketEvent.id)
         ],
+        calls=[call_out(c) for c in rows(CallRecord, CallRecord.id)],
+    )
+
+
+def call_out(row: CallRecord) -> CallOut:
+    return CallOut(
+        id=row.id,  # type: ignore[arg-type]
+        kind=row.kind,
+        target=row.target,
+        outcome=row.outcome,
+        duration_seconds=row.duration_seconds,
+        has_recording=row.recording_sid is not None,
+        state=row.state,
+        attempts=row.attempts,
+        done_by=row.done_by,
+        done_at=row.done_at,
+        created_at=row.created_at,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.channels.sms.channel import SmsChannel
 from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.voice.channel import VoiceChannel
 from bot.channels.webchat.channel import WebchatChannel
 from bot.channels.zalo.channel import ZaloChannel
 from bot.config import BotSettings
@@ -15,6 +16,7 @@ CHANNEL_TYPES = (
     TelegramChannel,
     ZaloChannel,
     SmsChannel,
+    VoiceChannel,
 )
 
 

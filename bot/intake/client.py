@@ -157,6 +157,15 @@ class IntakeClient:
             return  # the same platform message already queued (a retried webhook)
         self._queue("append", reference_code, key, append_body(update, reference_code))
 
+    def record_call(self, reference_code: str, body: dict[str, Any]) -> None:
+        """Durably adds what a phone call left on a ticket (a leg's outcome, a recording, a
+        call-back owed; docs/api.md, Calls), after the ticket itself; `body["key"]` makes it
+        idempotent here and at the API."""
+        key = f"bot:call:{reference_code}:{body['key']}"[:100]
+        if self._filed_with(key) is not None:
+            return
+        self._queue("call", reference_code, key, body)
+
     def lookup_status(self, reference_code: str) -> TicketStatus | None:
         waiting = self._waiting_create(reference_code)
         if waiting is not None:

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from bot.intake.transport import Rejected, Unavailable
+from intake_api.calls import record_call
 from intake_api.enums import Role
 from intake_api.errors import describe_validation_errors
 from intake_api.identity import Caller
 from intake_api.intake import IdempotencyConflict, ReferenceCodeTaken, UnknownValue, create_ticket
 from intake_api.models import User
-from intake_api.schemas import DeliveryResult, IntakeIn, IntakeOut, ReporterMessageIn
+from intake_api.schemas import (
+    CallRecordIn,
+    DeliveryResult,
+    IntakeIn,
+    IntakeOut,
+    ReporterMessageIn,
+)
 from intake_api.state import AppState
 from intake_api.tickets import TicketNotFound, find_filed_by_reference, lookup_status
 from intake_api.workflow import (
@@ -25,6 +32,8 @@ from intake_api.workflow import (
     claim_replies,
     record_delivery,
 )
+
+CALL_RECORD: TypeAdapter[Any] = TypeAdapter(CallRecordIn)
 
 
 class InProcessTransport:
@@ -42,8 +51,10 @@ class InProcessTransport:
         return Session(self._state.engine, expire_on_commit=False)
 
     @staticmethod
-    def _validate(model: type[Any], body: dict[str, Any]) -> Any:
+    def _validate(model: Any, body: dict[str, Any]) -> Any:
         try:
+            if isinstance(model, TypeAdapter):
+                return model.validate_python(body)
             return model.model_validate(body)
         except ValidationError as exc:
             raise Rejected(422, describe_validation_errors(exc.errors())) from None  # type: ignore[arg-type]
@@ -87,6 +98,19 @@ class InProcessTransport:
             raise Rejected(422, str(exc)) from None
         except Conflict as exc:
             raise Rejected(409, str(exc)) from None
+        except OperationalError as exc:
+            raise Unavailable("database") from exc
+
+    def call(self, reference_code: str, body: dict[str, Any]) -> dict[str, Any]:
+        payload = self._validate(CALL_RECORD, body)
+        try:
+            with self._session() as session:
+                caller = self._caller(session)
+                ticket = find_filed_by_reference(session, caller, reference_code)
+                _, created = record_call(session, caller, ticket, payload)
+                return {"ticket_id": ticket.id, "recorded": created}
+        except TicketNotFound:
+            raise Rejected(404, "No report has this reference code.") from None
         except OperationalError as exc:
             raise Unavailable("database") from exc
 

@@ -119,6 +119,8 @@ class Outbox:
         try:
             if item.kind == "create":
                 self._transport.create(item.payload, item.idempotency_key)
+            elif item.kind == "call":
+                self._transport.call(item.reference_code, item.payload)
             else:
                 self._transport.append(item.reference_code, item.payload)
         except Unavailable as exc:

@@ -31,6 +31,8 @@ class IntakeTransport(Protocol):
 
     def status(self, reference_code: str) -> dict[str, Any] | None: ...
 
+    def call(self, reference_code: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
     def claim_replies(self, limit: int, channels: list[str]) -> list[dict[str, Any]]: ...
 
     def report_delivery(self, reply_id: int, delivered: bool, error: str | None) -> None: ...
@@ -74,6 +76,12 @@ class HttpTransport:
     def append(self, reference_code: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self._call(
             "POST", f"/api/v1/tickets/by-reference/{reference_code}/messages", json=body
+        )
+        return self._ok(response)
+
+    def call(self, reference_code: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self._call(
+            "POST", f"/api/v1/tickets/by-reference/{reference_code}/calls", json=body
         )
         return self._ok(response)
 

@@ -5,6 +5,8 @@
   (docs/api.md, Roles): the ticket's `other_sender`.
 - `after_silence`: an unfinished report the bot filed after the person went silent: its triage
   reason (intake_api.rules.silence).
+- `callback`: a phone caller is owed a call-back (an open call-back task: a missed, abandoned
+  or after-hours call; `intake_api.tickets.callbacks_due`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlmodel import Session, col, select
 from intake_api.enums import ReplyState
 from intake_api.models import Reply, Ticket
 from intake_api.rules.silence import filed_after_silence
+from intake_api.tickets import callbacks_due
 
 
 @dataclass(frozen=True)
@@ -24,17 +27,19 @@ class Flags:
     failed_reply: bool = False
     another_sender: bool = False
     after_silence: bool = False
+    callback: bool = False
 
     @property
     def any(self) -> bool:
-        return self.failed_reply or self.another_sender or self.after_silence
+        return self.failed_reply or self.another_sender or self.after_silence or self.callback
 
 
-def flags_of(ticket: object, failed_reply: bool) -> Flags:
+def flags_of(ticket: object, failed_reply: bool, callback: bool = False) -> Flags:
     return Flags(
         failed_reply=failed_reply,
         another_sender=bool(getattr(ticket, "other_sender", False)),
         after_silence=filed_after_silence(getattr(ticket, "triage_reasons", None)),
+        callback=callback,
     )
 
 
@@ -52,4 +57,5 @@ def tickets_with_failed_replies(session: Session, ticket_ids: Iterable[str]) -> 
 
 def flags_for(session: Session, tickets: list[Ticket]) -> dict[str, Flags]:
     failed = tickets_with_failed_replies(session, [t.id for t in tickets])
-    return {t.id: flags_of(t, t.id in failed) for t in tickets}
+    owed = callbacks_due(session, [t.id for t in tickets])
+    return {t.id: flags_of(t, t.id in failed, t.id in owed) for t in tickets}

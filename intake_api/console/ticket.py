@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from intake_api.assignees import assignable_users
+from intake_api.calls import RecordingUnavailable, fetch_recording, record_callback
 from intake_api.console.flags import flags_of
 from intake_api.console.queue import minutes_left
 from intake_api.console.session import ConsoleSession
@@ -34,6 +35,7 @@ from intake_api.identity import TICKET_ROLES
 from intake_api.models import Reply, Ticket
 from intake_api.rules.lifecycle import LEGAL_MOVES, illegal_move_reason, is_closed
 from intake_api.schemas import (
+    CallbackIn,
     NoteIn,
     ReferralDecision,
     ReferralIn,
@@ -137,6 +139,7 @@ def ticket_page(ticket_id: str, request: Request, sess: SignedIn, db: SessionDep
     caller = sess.caller
     moves = legal_moves(ticket.status)
     failed = any(r.state == ReplyState.failed for r in d.replies)
+    owed = any(c.kind == "callback" and c.state == "open" for c in d.calls)
     return page(
         request,
         sess,
@@ -144,7 +147,7 @@ def ticket_page(ticket_id: str, request: Request, sess: SignedIn, db: SessionDep
         d=d,
         chat=chat(d),
         entities=entities(d),
-        flags=flags_of(ticket, failed),
+        flags=flags_of(ticket, failed, owed),
         minutes_left=minutes_left(ticket, utcnow()),
         status_moves=[m for m in moves if m != Status.duplicate],
         can_mark_duplicate=Status.duplicate in moves,
@@ -332,6 +335,18 @@ def _retry(reply_id: str) -> Action:
     return retry
 
 
+def _callback(call_id: str) -> Action:
+    def called(db: Session, sess: ConsoleSession, t: Ticket, form: Any, request: Request) -> str:
+        body = CallbackIn(outcome=_field(form, "outcome"))
+        try:
+            record_callback(db, sess.caller, t, _row_id(call_id, "no_callback"), body)
+        except LookupError:
+            raise _Refused("no_callback") from None
+        return "called_back"
+
+    return called
+
+
 def _note(db: Session, sess: ConsoleSession, t: Ticket, form: Any, request: Request) -> str:
     body = NoteIn(text=_field(form, "text"))
     add_note(db, sess.caller, t, body.text)
@@ -394,6 +409,34 @@ async def retry(
     ticket_id: str, reply_id: str, request: Request, sess: SignedIn, db: SessionDep
 ) -> Response:
     return await _act(ticket_id, request, sess, db, _retry(reply_id), "chat")
+
+
+@router.post("/{ticket_id}/callbacks/{call_id}")
+async def call_back(
+    ticket_id: str, call_id: str, request: Request, sess: SignedIn, db: SessionDep
+) -> Response:
+    return await _act(ticket_id, request, sess, db, _callback(call_id), "calls")
+
+
+@router.get("/{ticket_id}/recordings/{call_id}")
+def recording(
+    ticket_id: str, call_id: str, request: Request, sess: SignedIn, db: SessionDep
+) -> Response:
+    """A call's recording for the page's player: fetched by the server with its Twilio
+    credentials, audited as a listening (intake_api.calls)."""
+    require(sess, TICKET_ROLES)
+    try:
+        ticket = _load(db, sess, ticket_id)
+        audio = fetch_recording(
+            db, settings_of(request), sess.caller, ticket, _row_id(call_id, "no_callback")
+        )
+    except (_Gone, _Refused, LookupError):
+        return Response(status_code=404, headers={"Cache-Control": "no-store"})
+    except RecordingUnavailable:
+        return Response(status_code=503, headers={"Cache-Control": "no-store", "Retry-After": "30"})
+    return Response(
+        audio.content, media_type=audio.media_type, headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.post("/{ticket_id}/notes")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Respo
 from sqlmodel import col, select
 
 from intake_api.audit import record
+from intake_api.calls import record_call
 from intake_api.deps import BotDep, FilerDep, SessionDep, SettingsDep, get_state
 from intake_api.enums import CLOSED_STATUSES
 from intake_api.errors import SIGNED_IN, WITH_BODY, error_responses
@@ -19,6 +20,8 @@ from intake_api.rules.visibility import filed_by_clause
 from intake_api.schemas import (
     NO_NUL_PATTERN,
     AppendOut,
+    CallRecordAck,
+    CallRecordIn,
     IntakeIn,
     IntakeOut,
     ReporterByChannel,
@@ -116,6 +119,32 @@ def append_by_reference(
     ticket = find_filed_by_reference(session, caller, code)
     _, created = append_reporter_message(session, settings, caller, ticket, body)
     return AppendOut(ticket_id=ticket.id, appended=created)
+
+
+@router.post(
+    "/tickets/by-reference/{code}/calls",
+    status_code=201,
+    response_model=CallRecordAck,
+    responses={
+        200: {"model": CallRecordAck, "description": "This key was already recorded"},
+        **error_responses(404, *WITH_BODY),
+    },
+)
+def call_by_reference(
+    code: CodeParam,
+    body: CallRecordIn,
+    response: Response,
+    caller: BotDep,
+    session: SessionDep,
+) -> CallRecordAck:
+    """The configured bot only: what a phone call left on a ticket it filed (a forwarding
+    leg's outcome, a recording, a call-back owed), each an event on the ticket. The same
+    `key` again records nothing (`200`)."""
+    ticket = find_filed_by_reference(session, caller, code)
+    _, created = record_call(session, caller, ticket, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return CallRecordAck(ticket_id=ticket.id, recorded=created)
 
 
 @router.post(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 
+from intake_api.calls import RecordingUnavailable, fetch_recording, record_callback
 from intake_api.deps import Caller, SessionDep, SettingsDep, StaffDep
 from intake_api.errors import SIGNED_IN, WITH_BODY, error_responses
 from intake_api.models import Ticket
@@ -13,6 +14,8 @@ from intake_api.routes.filters import ticket_filters
 from intake_api.schemas import (
     INT32_MAX,
     INT64_MAX,
+    CallbackIn,
+    CallOut,
     NoteIn,
     NoteOut,
     ReferralDecision,
@@ -26,6 +29,7 @@ from intake_api.schemas import (
 )
 from intake_api.tickets import (
     TicketFilters,
+    call_out,
     detail,
     get_visible,
     list_page,
@@ -209,3 +213,64 @@ def post_reply_retry(
             status_code=404, detail=f"This ticket has no reply {reply_id}."
         ) from None
     return ReplyOut.model_validate(reply, from_attributes=True)
+
+
+CallId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+
+
+@router.post(
+    "/{ticket_id}/callbacks/{call_id}",
+    response_model=CallOut,
+    responses=error_responses(404, 409, *WITH_BODY),
+)
+def post_callback(
+    ticket_id: TicketId, call_id: CallId, body: CallbackIn, caller: StaffDep, session: SessionDep
+) -> CallOut:
+    """A call-back made to a phone caller on one of the ticket's call-back tasks, recorded as
+    an event; `reached` or `wrong_number` closes the task, `no_answer` keeps it open."""
+    ticket = load(session, caller, ticket_id)
+    try:
+        task = record_callback(session, caller, ticket, call_id, body)
+    except LookupError:
+        raise HTTPException(
+            status_code=404, detail=f"This ticket has no call-back task {call_id}."
+        ) from None
+    return call_out(task)
+
+
+@router.get(
+    "/{ticket_id}/recordings/{call_id}",
+    response_class=Response,
+    responses={
+        200: {"content": {"audio/mpeg": {}}, "description": "The recording's audio."},
+        **error_responses(404),
+    },
+)
+def get_recording(
+    ticket_id: TicketId,
+    call_id: CallId,
+    caller: StaffDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """A call's recording, fetched from Twilio with the server's credentials (staff never
+    hold them); every listening is in the audit trail. `503` while Twilio cannot be reached
+    or the API has no Twilio credentials."""
+    ticket = load(session, caller, ticket_id)
+    try:
+        audio = fetch_recording(session, settings, caller, ticket, call_id)
+    except LookupError:
+        raise HTTPException(
+            status_code=404, detail=f"This ticket has no recording {call_id}."
+        ) from None
+    except RecordingUnavailable as exc:
+        raise HTTPException(
+            status_code=503,
+            detail=f"The recording cannot be played now: {exc}.",
+            headers={"Retry-After": "30"},
+        ) from None
+    return Response(
+        audio.content,
+        media_type=audio.media_type,
+        headers={"Cache-Control": "no-store", "Content-Disposition": "inline"},
+    )

@@ -234,6 +234,7 @@ ALL_CHANNELS = {
     "twilio_account_sid": "AC00000000000000000000000000000000",
     "twilio_auth_token": "t",
     "twilio_from_number": "+84987000111",
+    "voice_on_call": "+84901111111",
 }
 
 

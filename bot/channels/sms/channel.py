@@ -25,6 +25,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.channels.sms.segments import count_segments, encoding, strip_diacritics
+from bot.channels.twilio_signature import signature_problem
 from bot.channels.webhook import Refusal, hand_over
 from bot.config import BotSettings, get_bot_settings
 from bot.contract import (
@@ -41,7 +42,6 @@ from intake_api.phones import is_e164
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/sms/webhook"
-SIGNATURE_HEADER = "X-Twilio-Signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 REQUIRED_FIELDS = ("MessageSid", "From", "Body")
 
@@ -67,24 +67,6 @@ def _shown_sid(value: object) -> str:
     return repr(str(value)[:_SID_SHOWN]) if value is not None else "-"
 
 
-def public_url(request: Request, settings: BotSettings) -> str:
-    """The URL Twilio called, which is what it signed.
-
-    Behind a reverse proxy `request.url` has the internal scheme and host, so with
-    `public_base_url` set (the public address of this app's root, prefix included) the URL is
-    rebuilt from it and the path below the app's root.
-    """
-    base = (settings.public_base_url or "").rstrip("/")
-    if not base:
-        return str(request.url)
-    path = request.url.path
-    root = request.scope.get("app_root_path", request.scope.get("root_path", ""))
-    if root and path.startswith(root):
-        path = path[len(root) :]
-    query = request.url.query
-    return f"{base}{path}?{query}" if query else f"{base}{path}"
-
-
 def _reject(status: int, detail: str, sid: object) -> HTTPException:
     log.warning("sms webhook rejected (%s): %s MessageSid=%s", status, detail, _shown_sid(sid))
     return HTTPException(status_code=status, detail=detail)
@@ -106,20 +88,13 @@ def webhook_router(handler: InboundHandler, settings: BotSettings | None = None)
         sid = form.get("MessageSid")
 
         # Authenticate before acting on any field, so a forged request costs no work.
-        signature = request.headers.get(SIGNATURE_HEADER)
         if validator is None:
             raise _reject(
                 403, "SMS webhook is not configured (no Twilio auth token); refusing.", sid
             )
-        if not signature:
-            raise _reject(403, f"Missing {SIGNATURE_HEADER} header.", sid)
-        # Twilio only sends url-encoded text fields; a file part cannot be part of a signature.
-        if any(not isinstance(value, str) for _, value in form.multi_items()):
-            raise _reject(403, f"Invalid {SIGNATURE_HEADER}.", sid)
-        # Every parameter is signed, including ones added after this code was written, so the
-        # whole form goes to the validator, never a whitelist (docs/platforms.md §3.1).
-        if not validator.validate(public_url(request, settings), form, signature):
-            raise _reject(403, f"Invalid {SIGNATURE_HEADER} for this URL and body.", sid)
+        problem = signature_problem(request, form, validator, settings)
+        if problem is not None:
+            raise _reject(403, problem, sid)
 
         # Body may be present but empty (an MMS with only a picture); the ids may not.
         missing = [name for name in REQUIRED_FIELDS if not form.get(name) and name != "Body"]
@@ -156,7 +131,12 @@ class SmsChannel(ChannelBase):
 
     @classmethod
     def from_settings(cls, settings: BotSettings, context: ChannelContext) -> SmsChannel | None:
-        if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        # All three: the account alone may serve only the voice hotline.
+        if not (
+            settings.twilio_account_sid
+            and settings.twilio_auth_token
+            and settings.twilio_from_number
+        ):
             return None
         return cls(settings)
 

@@ -128,3 +128,34 @@ def test_tips_wait_while_the_bot_token_is_refused(
     assert Outbox(engine, fixed, 0.0).deliver_pending() == 1
     with Session(engine) as session:
         assert session.exec(select(Ticket.reference_code)).one() == code
+
+
+def test_what_a_call_left_reaches_the_ticket_over_http_once(
+    server: ServedApp, token: str, engine: Engine
+) -> None:
+    from intake_api.models import CallRecord
+
+    transport = HttpTransport(server.url, token, timeout=2.0)
+    client = IntakeClient(engine, transport, Outbox(engine, transport, 0.0))
+    draft = _draft(99)
+    draft.channel = "voice"
+    code = client.submit_ticket(draft)
+    leg = {
+        "key": "leg-on_call",
+        "kind": "leg",
+        "call_sid": "CA" + "0" * 32,
+        "target": "on_call",
+        "outcome": "busy",
+    }
+    client.record_call(code, leg)
+    client.record_call(code, leg)  # a replay: queued once
+    assert transport.call(code, leg) == {
+        "ticket_id": transport.call(code, leg)["ticket_id"],
+        "recorded": False,
+    }
+    with Session(engine) as session:
+        [row] = session.exec(select(CallRecord)).all()
+        assert (row.kind, row.outcome) == ("leg", "busy")
+    with pytest.raises(Rejected) as refused:
+        transport.call(code, {**leg, "key": "other", "outcome": "maybe"})
+    assert refused.value.status == 422

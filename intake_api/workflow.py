@@ -285,6 +285,23 @@ def decide_referral(
     return referral
 
 
+def decided_meanwhile(
+    session: Session, caller: Caller, ticket_id: str, referral_id: int
+) -> Referral | None:
+    """The referral, when the caller's agency was its addressee and it was decided already.
+
+    A returned referral takes the ticket out of the receiving agency's sight, so a colleague's
+    decision racing the return would otherwise be told the ticket does not exist. The agency
+    knew of the ticket through this very referral; telling it the referral's fate reveals
+    nothing new."""
+    referral = session.get(Referral, referral_id)
+    if referral is None or referral.ticket_id != ticket_id:
+        return None
+    if referral.state == ReferralState.pending or referral.to_agency not in caller.agencies:
+        return None
+    return referral
+
+
 def queue_reply(session: Session, caller: Caller, ticket: Ticket, text: str) -> Reply:
     if ticket.channel not in REPLYABLE_CHANNELS:
         raise Conflict(f"the tip came by '{ticket.channel}'; there is no chat to reply into")

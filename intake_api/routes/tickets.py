@@ -29,6 +29,7 @@ from intake_api.schemas import (
 )
 from intake_api.tickets import (
     TicketFilters,
+    TicketNotFound,
     call_out,
     detail,
     get_visible,
@@ -36,9 +37,11 @@ from intake_api.tickets import (
     summaries,
 )
 from intake_api.workflow import (
+    Conflict,
     add_note,
     apply_patch,
     decide_referral,
+    decided_meanwhile,
     queue_reply,
     refer,
     retry_reply,
@@ -137,7 +140,14 @@ def _decide(
     session: SessionDep,
     accept: bool,
 ) -> ReferralOut:
-    ticket = load(session, caller, ticket_id, for_update=True)
+    try:
+        ticket = load(session, caller, ticket_id, for_update=True)
+    except TicketNotFound:
+        # Returned by a colleague a moment ago: say so, not "no such ticket".
+        settled = decided_meanwhile(session, caller, ticket_id, referral_id)
+        if settled is None:
+            raise
+        raise Conflict(f"the referral was already {settled.state}") from None
     try:
         referral = decide_referral(
             session, caller, ticket, referral_id, accept, body.note if body else None

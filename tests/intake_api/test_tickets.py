@@ -171,6 +171,27 @@ def test_returned_referral_restores_status_and_hides_ticket_again(api: Api) -> N
     assert api.post("dolisa", f"/api/v1/tickets/{tid}/referrals/999/accept").status_code == 404
 
 
+def test_a_decision_after_a_colleagues_return_is_told_the_referral_was_returned(
+    api: Api,
+) -> None:
+    # Two DOLISA officers on one referral: one returns it, the other accepts a moment later.
+    # The ticket is out of DOLISA's sight by then, but the answer names the referral's fate
+    # (409), not "no such ticket"; to any other agency the ticket stays unknown (404).
+    tid = api.new_ticket(agencies=["police"])["id"]
+    rid = api.post(
+        "police",
+        f"/api/v1/tickets/{tid}/referrals",
+        json={"to_agency": "dolisa", "reason": "Xem xét hỗ trợ"},
+    ).json()["id"]
+    assert api.post("dolisa", f"/api/v1/tickets/{tid}/referrals/{rid}/return").status_code == 200
+    late = api.post("dolisa", f"/api/v1/tickets/{tid}/referrals/{rid}/accept")
+    assert late.status_code == 409 and late.json()["detail"] == "The referral was already returned."
+    assert api.get("dolisa", f"/api/v1/tickets/{tid}").status_code == 404
+    stranger = api.post("border", f"/api/v1/tickets/{tid}/referrals/{rid}/accept")
+    assert stranger.status_code == 404 and "returned" not in stranger.text
+    assert api.get("police", f"/api/v1/tickets/{tid}").json()["status"] == "new"
+
+
 def test_reply_is_queued_leased_to_the_bot_and_its_delivery_shown(api: Api) -> None:
     tid = api.new_ticket()["id"]
     reply = api.post(

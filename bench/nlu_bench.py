@@ -24,6 +24,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,7 +53,9 @@ def _row(name: str, value: str, target: str, ok: bool | None) -> str:
 
 
 _SERVING = """
-import sys, time
+import os, sys, time
+# One core, the last one (the target is per core; the bench's own process may run on another).
+os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
 t0 = time.perf_counter()
 from pathlib import Path
 from bot.nlu import artefact
@@ -60,25 +63,48 @@ from bot.nlu.training_data import load_yaml_file
 engine = artefact.load(Path(sys.argv[1]))
 load_s = time.perf_counter() - t0
 holdout = Path(sys.argv[2])
-for e in (load_yaml_file(holdout).examples if holdout.is_file() else []):
-    engine.parse(e.text)
+texts = [e.text for e in load_yaml_file(holdout).examples] if holdout.is_file() else []
+texts = texts or ["cuu em voi, em bi nhot o cam"]
+for text in texts:  # warm caches, as a running bot would be
+    engine.parse(text)
+wall, cpu = [], []
+for _ in range(int(sys.argv[3])):
+    for text in texts:
+        w0, c0 = time.perf_counter(), time.thread_time()
+        engine.parse(text)
+        cpu.append(time.thread_time() - c0)
+        wall.append(time.perf_counter() - w0)
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec.
 hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]
+print(" ".join(map(repr, wall)))
+print(" ".join(map(repr, cpu)))
 print(int(hwm) / 1024, load_s)
 """
 
 
-def _serving_process(model: Path, holdout: Path) -> tuple[float, float]:
-    """Max RSS and cold load time (imports included) of a process that only loads and parses."""
+@dataclass
+class Serving:
+    rss_mb: float
+    load_s: float
+    wall: list[float]  # seconds per parse
+    cpu: list[float]
+
+
+def _serving_process(model: Path, holdout: Path, repeat: int) -> Serving:
+    """What the bot's process sees: max RSS, cold load time (imports included) and the parse
+    latencies of a process that only loads the model and parses, pinned to one core."""
     out = subprocess.run(
-        [sys.executable, "-c", _SERVING, str(model), str(holdout)],
+        [sys.executable, "-c", _SERVING, str(model), str(holdout), str(repeat)],
         capture_output=True,
         text=True,
         check=True,
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
-    ).stdout.split()
-    return float(out[-2]), float(out[-1])
+    ).stdout.splitlines()
+    rss_mb, load_s = (float(v) for v in out[-1].split())
+    return Serving(
+        rss_mb, load_s, [float(v) for v in out[-3].split()], [float(v) for v in out[-2].split()]
+    )
 
 
 def _percentiles(seconds: list[float]) -> tuple[float, float]:
@@ -191,7 +217,8 @@ def main() -> int:
         path = Path(tmp) / "model.pkl"
         artefact.save(engine, path)
         size_mb = path.stat().st_size / 1e6
-        serving_rss_mb, serving_load_s = _serving_process(path, args.holdout)
+        serving = _serving_process(path, args.holdout, args.repeat)
+        serving_rss_mb, serving_load_s = serving.rss_mb, serving.load_s
         started = time.perf_counter()
         loaded = artefact.load(path)
         load_s = time.perf_counter() - started
@@ -212,8 +239,11 @@ def main() -> int:
             loaded.parse(text)
             cpu_timings.append(time.thread_time() - c0)
             timings.append(time.perf_counter() - t0)
-    p50, p99 = _percentiles(timings)
-    cpu_p50, cpu_p99 = _percentiles(cpu_timings)
+    p50, p99 = _percentiles(serving.wall)
+    cpu_p50, cpu_p99 = _percentiles(serving.cpu)
+    # The same parses in this process, after training and evaluating: its heap is far larger
+    # than a bot's, and the garbage collector's passes over it show in the tail.
+    here_p50, here_p99 = _percentiles(timings)
 
     rows = [
         "| figure                             |      value |    target | status |",
@@ -241,10 +271,12 @@ def main() -> int:
         rows += _triage_rows(loaded, args.triage_blind, rules)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows += [
-        _row("parse p50 (ms)", f"{p50:.3f}", "-", None),
-        _row("parse p99 (ms)", f"{p99:.3f}", "<= 2", p99 <= 2.0),
-        _row("parse p50, CPU time (ms)", f"{cpu_p50:.3f}", "-", None),
-        _row("parse p99, CPU time (ms)", f"{cpu_p99:.3f}", "<= 2", cpu_p99 <= 2.0),
+        _row("parse p50, serving process (ms)", f"{p50:.3f}", "-", None),
+        _row("parse p99, serving process (ms)", f"{p99:.3f}", "<= 2", p99 <= 2.0),
+        _row(
+            "parse p50 / p99, CPU time (ms)", f"{cpu_p50:.2f}/{cpu_p99:.2f}", "<= 2", cpu_p99 <= 2.0
+        ),
+        _row("parse p50 / p99, bench process", f"{here_p50:.2f}/{here_p99:.2f}", "-", None),
         _row("model load, warm (s)", f"{load_s:.3f}", "<= 0.5", load_s <= 0.5),
         _row(
             "model load, cold process (s)", f"{serving_load_s:.3f}", "<= 0.5", serving_load_s <= 0.5

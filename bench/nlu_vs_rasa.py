@@ -172,7 +172,7 @@ def run_embedded(texts: list[str], work: Path) -> dict[str, Any]:
     )
     texts_path, out_path = work / "texts.json", work / "embedded-out.json"
     texts_path.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-    print("[bench] parsing the held-out set with the embedded engine ...", flush=True)
+    print("[bench] parsing the evaluation set with the embedded engine ...", flush=True)
     subprocess.run(
         [sys.executable, __file__, "_embedded-worker", str(model), str(texts_path), str(out_path)],
         check=True,
@@ -204,7 +204,7 @@ def run_rasa(texts: list[str], reuse_model: bool) -> dict[str, Any] | None:
         with RasaNLU(url=server.url, timeout=30.0, retries=0) as client:
             client.parse("xin chào")  # the first parse builds TensorFlow's graph
             parses, latencies = [], []
-            print("[bench] parsing the held-out set with Rasa ...", flush=True)
+            print("[bench] parsing the evaluation set with Rasa ...", flush=True)
             for text in texts:
                 started = time.perf_counter()
                 parses.append(client.parse(text))

@@ -33,6 +33,10 @@ class UserConflict(UserError):
     """The change conflicts with the account's state (disabling oneself)."""
 
 
+class LastAdmin(UserConflict):
+    """The change would leave no active admin."""
+
+
 def parse_roles(roles: Iterable[str]) -> list[str]:
     """The roles as stored (sorted, no repeats); an unknown or missing role is refused."""
     given = list(roles)
@@ -121,12 +125,31 @@ def set_password(session: Session, username: str, password: str, actor: str = "s
     return user
 
 
+def _is_admin(user: User) -> bool:
+    return Role.admin.value in user.roles.split(",")
+
+
+def _keep_an_admin(session: Session, user: User) -> None:
+    """Refuses a change that leaves no active admin: nobody could then create, enable or fix
+    an account from the console or the API (the same rule for the console, the API and the
+    `hotline users` commands)."""
+    if not (user.active and _is_admin(user)):
+        return
+    others = session.exec(
+        select(User).where(User.active == True, User.username != user.username)  # noqa: E712
+    ).all()
+    if not any(_is_admin(other) for other in others):
+        raise LastAdmin(f"'{user.username}' is the last active admin; make another admin first")
+
+
 def set_active(session: Session, username: str, active: bool, actor: str) -> User:
     """Disables (or enables again) an account: a disabled one cannot sign in and its tokens,
     kept for the record, stop working at once."""
     user = find_user(session, username)
     if user.username == actor and not active:
         raise UserConflict("you cannot disable your own account; ask another admin")
+    if not active:
+        _keep_an_admin(session, user)
     if user.active != active:
         user.active = active
         session.add(user)
@@ -149,6 +172,8 @@ def update_user(
     role_values = parse_roles(roles)
     check_agency(agency, known_agencies)
     user = find_user(session, username)
+    if Role.admin.value not in role_values:
+        _keep_an_admin(session, user)
     user.roles = ",".join(role_values)
     user.agency = agency
     user.full_name = full_name

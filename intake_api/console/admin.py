@@ -19,6 +19,7 @@ from intake_api.models import User
 from intake_api.schemas import UserIn
 from intake_api.tokens import revoke_tokens
 from intake_api.users import (
+    LastAdmin,
     UserConflict,
     UserError,
     check_agency,
@@ -61,6 +62,8 @@ def _problem(exc: Exception) -> str:
         return {"username": "bad_username", "password": "short_password"}.get(
             field, "bad_roles" if field == "roles" else "invalid"
         )
+    if isinstance(exc, LastAdmin):
+        return "last_admin"
     if isinstance(exc, UserConflict):
         return "own_account"
     text = str(exc)

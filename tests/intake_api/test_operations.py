@@ -198,3 +198,12 @@ def test_an_account_for_an_unknown_agency_is_refused_naming_the_configured_ones(
     assert "created" in _ok(
         "users", "create", "guard", "--role", "police", "--agency", "border_guard", "--random"
     )
+
+
+def test_the_command_line_cannot_disable_the_last_active_admin(deployment: Path) -> None:
+    _ok("db", "upgrade")
+    _ok("users", "create", "root", "--role", "admin", "--random")
+    refused = _run("users", "disable", "root")
+    assert refused.exit_code == 1 and "last active admin" in refused.output
+    _ok("users", "create", "deputy", "--role", "admin", "--random")
+    assert "disabled" in _ok("users", "disable", "root")

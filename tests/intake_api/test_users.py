@@ -9,7 +9,15 @@ from sqlmodel import Session, select
 
 from intake_api.models import User
 from intake_api.tokens import issue_token, revoke_token, user_for_token
-from intake_api.users import UserError, check_agency, parse_roles, update_user
+from intake_api.users import (
+    LastAdmin,
+    UserError,
+    check_agency,
+    create_user,
+    parse_roles,
+    set_active,
+    update_user,
+)
 from tests.intake_api.conftest import Api
 
 AGENCIES = ["police", "dolisa", "border_guard"]
@@ -58,3 +66,23 @@ def test_a_revoked_token_opens_nothing(api: Api) -> None:
         api.client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {token}"}).status_code
         == 401
     )
+
+
+def test_no_change_leaves_no_active_admin(api: Api) -> None:
+    # The console could not be run without an admin: disabling the last one (say from the
+    # command line, which is not an admin acting on themselves) or taking its admin role is
+    # refused, and nothing changes; with another active admin both are allowed.
+    with Session(api.engine) as session:
+        with pytest.raises(LastAdmin, match="last active admin"):
+            set_active(session, "admin", False, actor="cli")
+        with pytest.raises(LastAdmin, match="last active admin"):
+            update_user(session, "admin", ["supervisor"], None, AGENCIES)
+        kept = session.exec(select(User).where(User.username == "admin")).one()
+        assert kept.active and kept.roles == "admin"
+        create_user(session, "second.admin", "a-long-enough-password", ["admin"])
+        set_active(session, "second.admin", False, actor="cli")  # a disabled admin counts not
+        with pytest.raises(LastAdmin):
+            set_active(session, "admin", False, actor="cli")
+        set_active(session, "second.admin", True, actor="cli")
+        assert update_user(session, "admin", ["supervisor"], None, AGENCIES).roles == "supervisor"
+        assert not set_active(session, "police", False, actor="cli").active  # not an admin

@@ -41,6 +41,13 @@ DELIVERY_FAILURES = Counter(
     "Messages to people that a platform refused or could not take, by channel and reason",
     ["channel", "reason"],
 )
+VOICE_CALLS = Counter("hotline_voice_calls", "Calls to the voice hotline (counted once per call)")
+VOICE_CALLS_ENDED = Counter(
+    "hotline_voice_calls_ended",
+    "Voice calls at their end, by outcome: answered by a person, recorded, information only, or "
+    "a call-back owed (missed, abandoned, after_hours)",
+    ["outcome"],
+)
 HTTP_5XX = Counter(
     "hotline_http_5xx", "Answers with a 5xx status (never expected), by route", ["route"]
 )

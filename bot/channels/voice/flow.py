@@ -36,6 +36,7 @@ from bot.intake.client import IntakeClient
 from bot.intake.port import TicketDraft, TicketUpdate, TranscriptLine
 from bot.models import VoiceCall, VoiceCallback
 from bot.triage.rules import routed
+from intake_api.metrics import VOICE_CALLS, VOICE_CALLS_ENDED
 from intake_api.phones import is_e164
 
 log = structlog.get_logger("bot.voice")
@@ -260,6 +261,7 @@ class VoiceFlow:
         if not call.reference_code:
             self._ensure_ticket(call, "info" if "3" in call.choices else "none")
             call = self._reload(call)
+        outcome: str | None = None
         with self._step(f"end:{call.call_sid}", call.call_sid) as step:
             if step is None:
                 return
@@ -277,6 +279,18 @@ class VoiceFlow:
                 else:
                     reason = "abandoned"
                 self._owe_callback(step, row, reason)
+                outcome = reason
+            elif row.reached_person:
+                outcome = "answered"
+            elif row.recorded:
+                outcome = "recorded"
+            elif only_information:
+                outcome = "information"
+            else:
+                outcome = row.callback_reason  # owed earlier in the call (voicemail unanswered)
+        if outcome is not None and step is not None and step.info.get("committed"):
+            # After the commit: a replay or a lost race counts nothing.
+            VOICE_CALLS_ENDED.labels(outcome).inc()
 
     def sweep(self, started_before: datetime) -> int:
         """Ends the calls that started before then and never had their end reported (a lost
@@ -388,6 +402,8 @@ class VoiceFlow:
             except IntegrityError:
                 session.rollback()  # the same call's request in another process won
                 row = session.exec(select(VoiceCall).where(VoiceCall.call_sid == p.call_sid)).one()
+            else:
+                VOICE_CALLS.inc()
             return row
 
     def _reload(self, call: VoiceCall) -> VoiceCall:
@@ -430,6 +446,7 @@ class VoiceFlow:
             try:
                 yield session
                 session.commit()
+                session.info["committed"] = True
             except IntegrityError:
                 # The same callback in another process at the same moment: it acted on it.
                 session.rollback()

@@ -292,3 +292,28 @@ def test_no_log_line_of_a_call_names_the_caller(
     assert "voice_ticket_filed" in logged  # the log was captured at all
     for shown in (CALLER, CALLER.removeprefix("+"), CALLER[-9:]):
         assert shown not in logged
+
+
+def test_calls_are_counted_once_each_in_the_metrics(hotline: Hotline) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = {
+        "calls": value("hotline_voice_calls_total"),
+        "answered": value("hotline_voice_calls_ended_total", outcome="answered"),
+        "missed": value("hotline_voice_calls_ended_total", outcome="missed"),
+        "information": value("hotline_voice_calls_ended_total", outcome="information"),
+    }
+    answered = hotline.call(keys=["1"], legs=["completed"]).dial_in()
+    hotline.call(keys=["1"], legs=["no-answer", "no-answer"], recordings=[None]).dial_in()
+    hotline.call(keys=["3", HANGUP]).dial_in()
+    # Twilio's retry of a status callback and of the first request change nothing.
+    answered.request("/voice/status", CallStatus="completed", CallDuration="42")
+    answered.request("/voice/incoming", CallStatus="ringing")
+
+    assert value("hotline_voice_calls_total") - before["calls"] == 3
+    for outcome in ("answered", "missed", "information"):
+        counted = value("hotline_voice_calls_ended_total", outcome=outcome) - before[outcome]
+        assert counted == 1, outcome

@@ -310,29 +310,24 @@ class VoiceFlow:
     # --- pieces of TwiML ---------------------------------------------------------------------
 
     def _menu(self, response: VoiceResponse) -> None:
-        gather = response.gather(
-            input="dtmf",
-            num_digits=1,
-            timeout=GATHER_TIMEOUT_SECONDS,
-            action=self.url("/menu"),
-            method="POST",
-            action_on_empty_result=True,
-        )
-        self.speaker.prompt(gather, "menu")
-        # Reached only where the action is not requested on silence: the same as silence.
-        response.redirect(self.url("/menu"), method="POST")
+        self._gather(response, "/menu", "menu")
 
     def _info_menu(self, response: VoiceResponse) -> None:
+        self._gather(response, "/info", "info_menu")
+
+    def _gather(self, response: VoiceResponse, path: str, prompt: str) -> None:
+        """One key asked for with `prompt`, answered at `path`, silence included."""
         gather = response.gather(
             input="dtmf",
             num_digits=1,
             timeout=GATHER_TIMEOUT_SECONDS,
-            action=self.url("/info"),
+            action=self.url(path),
             method="POST",
             action_on_empty_result=True,
         )
-        self.speaker.prompt(gather, "info_menu")
-        response.redirect(self.url("/info"), method="POST")
+        self.speaker.prompt(gather, prompt)
+        # Reached only where the action is not requested on silence: the same as silence.
+        response.redirect(self.url(path), method="POST")
 
     def _dial(self, response: VoiceResponse, call: VoiceCall, purpose: str) -> None:
         self._set(call, purpose=purpose)

@@ -3,6 +3,8 @@ and the same service-account permissions as over HTTP, without a network hop."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -15,7 +17,7 @@ from intake_api.enums import Role
 from intake_api.errors import describe_validation_errors
 from intake_api.identity import Caller
 from intake_api.intake import IdempotencyConflict, ReferenceCodeTaken, UnknownValue, create_ticket
-from intake_api.models import User
+from intake_api.models import Ticket, User
 from intake_api.schemas import (
     CallRecordIn,
     DeliveryResult,
@@ -82,16 +84,14 @@ class InProcessTransport:
         except OperationalError as exc:
             raise Unavailable("database") from exc
 
-    def append(self, reference_code: str, body: dict[str, Any]) -> dict[str, Any]:
-        payload = self._validate(ReporterMessageIn, body)
+    @contextmanager
+    def _filed(self, reference_code: str) -> Iterator[tuple[Session, Caller, Ticket]]:
+        """The ticket this service account filed under the code, with the API's answers to
+        what can go wrong on it."""
         try:
             with self._session() as session:
                 caller = self._caller(session)
-                ticket = find_filed_by_reference(session, caller, reference_code)
-                _, created = append_reporter_message(
-                    session, self._state.settings, caller, ticket, payload
-                )
-                return {"ticket_id": ticket.id, "appended": created}
+                yield session, caller, find_filed_by_reference(session, caller, reference_code)
         except TicketNotFound:
             raise Rejected(404, "No report has this reference code.") from None
         except Invalid as exc:
@@ -101,18 +101,19 @@ class InProcessTransport:
         except OperationalError as exc:
             raise Unavailable("database") from exc
 
+    def append(self, reference_code: str, body: dict[str, Any]) -> dict[str, Any]:
+        payload = self._validate(ReporterMessageIn, body)
+        with self._filed(reference_code) as (session, caller, ticket):
+            _, created = append_reporter_message(
+                session, self._state.settings, caller, ticket, payload
+            )
+            return {"ticket_id": ticket.id, "appended": created}
+
     def call(self, reference_code: str, body: dict[str, Any]) -> dict[str, Any]:
         payload = self._validate(CALL_RECORD, body)
-        try:
-            with self._session() as session:
-                caller = self._caller(session)
-                ticket = find_filed_by_reference(session, caller, reference_code)
-                _, created = record_call(session, caller, ticket, payload)
-                return {"ticket_id": ticket.id, "recorded": created}
-        except TicketNotFound:
-            raise Rejected(404, "No report has this reference code.") from None
-        except OperationalError as exc:
-            raise Unavailable("database") from exc
+        with self._filed(reference_code) as (session, caller, ticket):
+            _, created = record_call(session, caller, ticket, payload)
+            return {"ticket_id": ticket.id, "recorded": created}
 
     def status(self, reference_code: str) -> dict[str, Any] | None:
         try:

@@ -287,9 +287,12 @@ class BotService:
     async def _finish(self, worked: Worked) -> None:
         try:
             await self._send_and_deliver(worked)
-        finally:
+        except BaseException:
             # Whatever this left unsettled goes to the background rounds within one lease.
+            # (Settled rows were let go as they settled: a round of this same process may be
+            # holding one of them again by now, and must keep its hold.)
             self._let_go(worked.replies, worked.filed)
+            raise
 
     async def _send_and_deliver(self, worked: Worked) -> None:
         if worked.erased and worked.channel and worked.recipient:

@@ -89,7 +89,6 @@ class LeaseKeeper:
         self._max_hold = max_hold
         self._held: dict[Any, float] = {}
         self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def hold(self, *ids: Any) -> None:
@@ -118,7 +117,7 @@ class LeaseKeeper:
         every = self.duration.total_seconds() / 3
         idle_rounds = 0
         while True:
-            self._wake.wait(every)
+            time.sleep(every)
             with self._lock:
                 now = time.monotonic()
                 for row_id in [i for i, until in self._held.items() if until < now]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -154,6 +154,11 @@ class Channel(Protocol):
         """Delivers one message; returns the platform's id for it. Raises DeliveryError."""
         ...
 
+    async def send_all(self, messages: Sequence[OutboundText]) -> list[str | None] | None:
+        """Delivers several messages to one person in one call, all or none, returning their
+        ids; None when the platform has no such call (they are then sent one by one)."""
+        ...
+
     async def delete(self, recipient_id: str, message_ids: list[str]) -> int:
         """Deletes the bot's own earlier messages where the platform allows; returns how many."""
         ...
@@ -181,6 +186,9 @@ class ChannelBase:
         return None
 
     async def receive(self, handler: InboundHandler, stop: asyncio.Event) -> None:
+        return None
+
+    async def send_all(self, messages: Sequence[OutboundText]) -> list[str | None] | None:
         return None
 
     async def delete(self, recipient_id: str, message_ids: list[str]) -> int:

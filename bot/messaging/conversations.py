@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, insert, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, SQLModel, col, delete, select
 
 from bot.contract import InboundMessage, OutboundText
 from bot.messaging.ratelimit import RateLimiter, Verdict
@@ -50,6 +50,29 @@ class TurnStart:
 
     conversation: Conversation
     pending: list[InboundRecord]
+
+
+@dataclass(frozen=True)
+class SavedTurn:
+    # Written leased to the process that saved them, ids set.
+    replies: list[OutgoingMessage]
+    # Whether an earlier reply of the conversation was still unsent when these were written.
+    waits_behind: bool
+
+
+def _insert_all(session: Session, objects: Sequence[SQLModel]) -> None:
+    """Inserts rows of one table in one statement and sets their ids, without the ORM's unit
+    of work (a turn's replies are written on every message: the hot path)."""
+    if not objects:
+        return
+    table = type(objects[0]).__table__  # type: ignore[attr-defined]
+    columns = [c.name for c in table.columns if c.name != "id"]
+    ids = session.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [{name: getattr(obj, name) for name in columns} for obj in objects],
+    ).scalars()
+    for obj, new_id in zip(objects, ids, strict=True):
+        obj.id = new_id
 
 
 class ConversationStore:
@@ -189,12 +212,13 @@ class ConversationStore:
         file_after: datetime | None = None,
         release: bool = False,
         send_lease: timedelta = timedelta(0),
-    ) -> list[OutgoingMessage]:
+    ) -> SavedTurn:
         """The turn in one transaction: the conversation's new state, the message marked
         processed, the intake items it filed and its replies. The replies and items come
         leased to this process for `send_lease`, which sends and delivers them right after;
         if it dies first, they are anyone's once the lease runs out."""
         now = utcnow()
+        leased_until = now + send_lease if send_lease else None
         with Session(self._engine, expire_on_commit=False) as session:
             values: dict[str, Any] = {"state": state, "updated_at": now, "file_after": file_after}
             if release:
@@ -213,8 +237,8 @@ class ConversationStore:
                     .execution_options(synchronize_session=False)
                 )
             for item in outbox:
-                item.leased_until = now + send_lease if send_lease else None
-            session.add_all(list(outbox))
+                item.leased_until = leased_until
+            _insert_all(session, list(outbox))
             rows = [
                 OutgoingMessage(
                     conversation_id=conversation.id,
@@ -223,18 +247,33 @@ class ConversationStore:
                     text=reply.text,
                     quick_replies=list(reply.quick_replies) or None,
                     next_attempt_at=now,
-                    leased_until=now + send_lease if send_lease else None,
+                    leased_until=leased_until,
+                    created_at=now,
                 )
                 for reply in replies
             ]
-            session.add_all(rows)
+            # Asked here rather than in a transaction of its own: an earlier reply of the
+            # conversation still unsent (waiting for a retry, or under a dead worker's lease)
+            # must go before these.
+            waits_behind = bool(rows) and (
+                session.exec(
+                    select(OutgoingMessage.id)
+                    .where(
+                        OutgoingMessage.conversation_id == conversation.id,
+                        OutgoingMessage.state == "pending",
+                    )
+                    .limit(1)
+                ).first()
+                is not None
+            )
+            _insert_all(session, rows)
             try:
                 session.commit()
             finally:
                 if release:
                     # Committed, the lease is gone; failed, it runs out in one lease.
                     self.leases.drop(conversation.id)
-            return rows
+            return SavedTurn(rows, waits_behind)
 
     def release(self, conversation_id: str) -> None:
         self.leases.drop(conversation_id)

@@ -12,6 +12,7 @@ background rounds, and a conversation left silent in the middle of a report is f
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -47,6 +48,21 @@ MAX_SEND_BACKOFF_SECONDS = 300.0
 # After this many tries a message is marked failed, visible in `hotline outbox list`.
 MAX_SEND_ATTEMPTS = 50
 
+_WAITING = DeliveryError("waiting for an earlier message")
+_outgoing = OutgoingMessage.__table__  # type: ignore[attr-defined]
+_MARK_SENT = (
+    update(_outgoing)
+    .where(_outgoing.c.id == bindparam("row_id"))
+    .values(
+        state="sent",
+        sent_at=bindparam("now"),
+        platform_message_id=bindparam("sent_id"),
+        attempts=_outgoing.c.attempts + 1,
+        leased_until=None,
+        last_error=None,
+    )
+)
+
 
 @dataclass
 class Worked:
@@ -60,6 +76,8 @@ class Worked:
     # Written leased to this process: sent and delivered right after the turn.
     replies: list[OutgoingMessage] = field(default_factory=list)
     filed: list[OutboxItem] = field(default_factory=list)
+    # An earlier reply of the conversation was unsent when these were written: they go after.
+    waits_behind: bool = False
 
 
 class BotService:
@@ -188,7 +206,7 @@ class BotService:
                     worked.replies.clear()
                 state = turn.state
                 last = index == len(start.pending) - 1
-                rows = self.store.save_turn(
+                saved = self.store.save_turn(
                     conversation,
                     record.id,
                     state,
@@ -201,8 +219,11 @@ class BotService:
                     release=last,
                     send_lease=SEND_LEASE,
                 )
-                self._hold(rows, filed)
-                worked.replies += rows
+                self._hold(saved.replies, filed)
+                if not worked.replies:
+                    # Earlier turns of this batch wrote no replies: what is older is not ours.
+                    worked.waits_behind = saved.waits_behind
+                worked.replies += saved.replies
                 released = last
                 worked.filed += filed
         except BaseException:
@@ -242,7 +263,7 @@ class BotService:
         if turn is None:
             self.store.save_turn(conversation, None, state, [], release=True)
             return None
-        rows = self.store.save_turn(
+        saved = self.store.save_turn(
             conversation,
             None,
             turn.state,
@@ -252,8 +273,10 @@ class BotService:
             release=True,
             send_lease=SEND_LEASE,
         )
-        self._hold(rows, filed)
-        return Worked(conversation_id, replies=rows, filed=filed)
+        self._hold(saved.replies, filed)
+        return Worked(
+            conversation_id, replies=saved.replies, filed=filed, waits_behind=saved.waits_behind
+        )
 
     @staticmethod
     def _reply(channel: str, recipient: str, reply: Any) -> OutboundText:
@@ -300,7 +323,7 @@ class BotService:
         # The reply first: it carries the reference code, and the person is waiting. An earlier
         # reply of the conversation still waiting (for the platform's next try, or under a dead
         # worker's lease) goes first: this turn's replies then take their turn behind it.
-        if worked.replies and await run_in_threadpool(self._waits_behind, worked.replies):
+        if worked.replies and worked.waits_behind:
             await run_in_threadpool(self._unlease, worked.replies)
             await self.send_pending(worked.conversation_id)
         else:
@@ -363,19 +386,6 @@ class BotService:
             # a dead worker's lease) must hold its later replies back, never send them first.
             return list(session.exec(stmt.order_by(col(OutgoingMessage.id)).limit(limit)).all())
 
-    def _waits_behind(self, rows: list[OutgoingMessage]) -> bool:
-        """Whether the conversation has an unsent message older than these."""
-        first = min(int(row.id or 0) for row in rows)
-        with Session(self._engine) as session:
-            earlier = session.exec(
-                select(OutgoingMessage.id).where(
-                    OutgoingMessage.conversation_id == rows[0].conversation_id,
-                    OutgoingMessage.state == "pending",
-                    col(OutgoingMessage.id) < first,
-                )
-            ).first()
-            return earlier is not None
-
     def _unlease(self, rows: list[OutgoingMessage]) -> None:
         self.sending.drop(*[row.id for row in rows])
         with Session(self._engine) as session:
@@ -397,27 +407,33 @@ class BotService:
         platform's id), or failed and when to try again, or failed for good."""
         now = utcnow()
         self.sending.drop(*[row.id for row, _, _ in outcomes])
+        sent = [(row, sent_id) for row, sent_id, error in outcomes if error is None]
+        failed = [(row, error) for row, _, error in outcomes if error is not None]
         with Session(self._engine) as session:
-            for row, sent_id, error in outcomes:
+            if sent:
+                # The common case, written without loading the rows (one statement for all):
+                # a row erased meanwhile (/xoa) is simply not there to update.
+                session.execute(
+                    _MARK_SENT,
+                    [{"row_id": row.id, "sent_id": sent_id, "now": now} for row, sent_id in sent],
+                )
+                for row, _ in sent:
+                    row.state, row.last_error = "sent", None
+            for row, error in failed:
                 stored = session.get(OutgoingMessage, row.id)
                 if stored is None:
                     continue  # erased meanwhile (/xoa)
                 stored.attempts += 1
                 stored.leased_until = None
-                if error is None:
-                    stored.state, stored.sent_at = "sent", now
-                    stored.platform_message_id = sent_id
-                    stored.last_error = None
+                permanent = isinstance(error, DeliveryError) and error.permanent
+                stored.last_error = f"{type(error).__name__}: {error}"[:500]
+                if permanent or stored.attempts >= MAX_SEND_ATTEMPTS:
+                    stored.state = "failed"
                 else:
-                    permanent = isinstance(error, DeliveryError) and error.permanent
-                    stored.last_error = f"{type(error).__name__}: {error}"[:500]
-                    if permanent or stored.attempts >= MAX_SEND_ATTEMPTS:
-                        stored.state = "failed"
-                    else:
-                        wait = getattr(error, "retry_after", None) or random.uniform(
-                            0, min(MAX_SEND_BACKOFF_SECONDS, 2.0 ** min(stored.attempts, 16))
-                        )
-                        stored.next_attempt_at = now + timedelta(seconds=float(wait))
+                    wait = getattr(error, "retry_after", None) or random.uniform(
+                        0, min(MAX_SEND_BACKOFF_SECONDS, 2.0 ** min(stored.attempts, 16))
+                    )
+                    stored.next_attempt_at = now + timedelta(seconds=float(wait))
                 row.state, row.last_error = stored.state, stored.last_error
                 session.add(stored)
             session.commit()
@@ -443,36 +459,42 @@ class BotService:
         that failed for now holds back the ones after it. One transaction records them all."""
         outcomes: list[tuple[OutgoingMessage, str | None, Exception | None]] = []
         held: set[str | None] = set()
-        sent = 0
-        for row in rows:
-            if row.conversation_id in held:
-                outcomes.append((row, None, DeliveryError("waiting for an earlier message")))
+        for (channel_name, conversation_id), group in itertools.groupby(
+            rows, key=lambda row: (row.channel, row.conversation_id)
+        ):
+            run = list(group)
+            if conversation_id in held:
+                outcomes += [(r, None, _WAITING) for r in run]
                 continue
-            channel = self.channels.get(row.channel)
-            try:
-                if channel is None:
-                    raise DeliveryError(f"channel {row.channel} is not connected")
-                platform_id = await channel.send(
-                    OutboundText(
-                        row.channel,
-                        str(row.recipient),
-                        row.text or "",
-                        tuple(row.quick_replies or ()),
-                    )
-                )
-            except Exception as exc:
-                if not isinstance(exc, DeliveryError):
-                    log.exception("send_crashed", channel=row.channel)
-                permanent = isinstance(exc, DeliveryError) and exc.permanent
-                log.warning("send_failed", channel=row.channel, permanent=permanent)
-                reason = "permanent" if permanent else type(exc).__name__
-                DELIVERY_FAILURES.labels(row.channel, reason).inc()
-                outcomes.append((row, None, exc))
-                if not permanent:
-                    held.add(row.conversation_id)
+            channel = self.channels.get(channel_name)
+            together = None
+            if channel is not None and len(run) > 1:
+                # A turn's replies to one person in one call where the channel has one (the
+                # web chat: one transaction instead of one per reply).
+                try:
+                    together = await channel.send_all([_outbound(r) for r in run])
+                except Exception as exc:
+                    if self._send_failed(channel_name, exc):
+                        held.add(conversation_id)
+                    outcomes += [(r, None, exc) for r in run]
+                    continue
+            if together is not None:
+                outcomes += [(r, pid, None) for r, pid in zip(run, together, strict=True)]
                 continue
-            outcomes.append((row, platform_id, None))
-            sent += 1
+            for row in run:
+                if conversation_id in held:
+                    outcomes.append((row, None, _WAITING))
+                    continue
+                try:
+                    if channel is None:
+                        raise DeliveryError(f"channel {row.channel} is not connected")
+                    platform_id = await channel.send(_outbound(row))
+                except Exception as exc:
+                    if self._send_failed(channel_name, exc):
+                        held.add(conversation_id)
+                    outcomes.append((row, None, exc))
+                    continue
+                outcomes.append((row, platform_id, None))
         if outcomes:
             await run_in_threadpool(self._settle, outcomes)
         for row, _, error in outcomes:
@@ -480,7 +502,18 @@ class BotService:
                 await self._staff_reply_settled(
                     row, error is None, None if error is None else str(error)[:200]
                 )
-        return sent
+        return sum(1 for _, _, error in outcomes if error is None)
+
+    @staticmethod
+    def _send_failed(channel: str, exc: Exception) -> bool:
+        """Logs and counts a failed send; True when it may succeed later (the conversation's
+        next messages then wait behind it)."""
+        if not isinstance(exc, DeliveryError):
+            log.exception("send_crashed", channel=channel)
+        permanent = isinstance(exc, DeliveryError) and exc.permanent
+        log.warning("send_failed", channel=channel, permanent=permanent)
+        DELIVERY_FAILURES.labels(channel, "permanent" if permanent else type(exc).__name__).inc()
+        return not permanent
 
     async def _staff_reply_settled(
         self, row: OutgoingMessage, delivered: bool, error: str | None
@@ -516,6 +549,12 @@ class BotService:
                 filed += 1
                 await self._finish(worked)
         return filed
+
+
+def _outbound(row: OutgoingMessage) -> OutboundText:
+    return OutboundText(
+        row.channel, str(row.recipient), row.text or "", tuple(row.quick_replies or ())
+    )
 
 
 def _message_from(record: InboundRecord, sender_id: str) -> InboundMessage:

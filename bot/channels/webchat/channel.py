@@ -8,7 +8,7 @@ replies and staff replies take one path.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -70,16 +70,25 @@ class WebchatChannel(ChannelBase):
         self._key = address_key
 
     async def send(self, message: OutboundText) -> str | None:
-        def store() -> str:
+        (sent,) = await self.send_all([message])
+        return sent
+
+    async def send_all(self, messages: Sequence[OutboundText]) -> list[str | None]:
+        """A turn's replies wait for the page together: one transaction."""
+
+        def store() -> list[str | None]:
             with Session(self._engine) as session:
-                row = WebchatMessage(
-                    session_id=self._key(message.recipient_id),
-                    text=message.text,
-                    quick_replies=list(message.quick_replies) or None,
-                )
-                session.add(row)
+                rows = [
+                    WebchatMessage(
+                        session_id=self._key(message.recipient_id),
+                        text=message.text,
+                        quick_replies=list(message.quick_replies) or None,
+                    )
+                    for message in messages
+                ]
+                session.add_all(rows)
                 session.commit()
-                return str(row.id)
+                return [str(row.id) for row in rows]
 
         return await run_in_threadpool(store)
 

@@ -37,19 +37,23 @@ class ConversationBusy(Exception):
 
 
 @dataclass(frozen=True)
-class Stored:
-    conversation_id: str
-    verdict: Verdict
-    # Set when the sender floods: the message is worked after this time.
-    not_before: datetime | None
-
-
-@dataclass(frozen=True)
 class TurnStart:
     """A leased conversation and the messages it has to answer, oldest first."""
 
     conversation: Conversation
     pending: list[InboundRecord]
+
+
+@dataclass(frozen=True)
+class Stored:
+    conversation_id: str
+    verdict: Verdict
+    # Set when the sender floods: the message is worked after this time.
+    not_before: datetime | None
+    # The conversation leased to this process with what it has to answer, taken in the same
+    # transaction as the message (None when asked not to, when throttled, or when another
+    # worker holds the conversation: `begin_turn` then waits for it).
+    start: TurnStart | None = None
 
 
 @dataclass(frozen=True)
@@ -95,11 +99,14 @@ class ConversationStore:
         message: InboundMessage,
         limiter: RateLimiter | None = None,
         is_urgent: Callable[[str], bool] = lambda text: False,
+        *,
+        lease: bool = False,
     ) -> Stored | None:
         """Stores the message (and its conversation, if new) and counts it against the
         sender's flood limit, in one transaction; None for a platform's retry of a message
         already stored. A flooding sender's message waits out the window unless it reads as
-        danger."""
+        danger. With `lease`, a message due now also leases its conversation and loads the
+        turn in that transaction (a message then costs two: this one and its turn)."""
         digest = self.sender_hash(message.channel, message.sender_id)
         extra: dict[str, Any] = {}
         if message.location is not None:
@@ -118,35 +125,47 @@ class ConversationStore:
                     select(Conversation.id).where(Conversation.sender_hash == digest)
                 ).first()
                 conversation_id = found or uuid.uuid4().hex
+                now = utcnow()
+                lease_now = lease and not_before is None
+                conversation: Conversation | None = None
                 if found is None:
-                    session.add(
-                        Conversation(
-                            id=conversation_id,
-                            sender_hash=digest,
-                            channel=message.channel,
-                            sender_id=message.sender_id,
-                            state={},
-                        )
-                    )
-                session.add(
-                    InboundRecord(
-                        message_key=self._message_key(message),
+                    conversation = Conversation(
+                        id=conversation_id,
+                        sender_hash=digest,
                         channel=message.channel,
-                        conversation_id=conversation_id,
-                        text=message.text,
-                        extra=extra or None,
-                        received_at=message.received_at,
-                        not_before=not_before,
+                        sender_id=message.sender_id,
+                        state={},
+                        locked_until=now + LEASE if lease_now else None,
                     )
+                    session.add(conversation)
+                record = InboundRecord(
+                    message_key=self._message_key(message),
+                    channel=message.channel,
+                    conversation_id=conversation_id,
+                    text=message.text,
+                    extra=extra or None,
+                    received_at=message.received_at,
+                    not_before=not_before,
                 )
+                session.add(record)
+                start: TurnStart | None = None
                 try:
+                    if lease_now and conversation is not None:
+                        session.flush()  # the record's id
+                        start = TurnStart(conversation, [record])
+                    elif lease_now:
+                        start = self._lease_turn(
+                            session, conversation_id, now, verdict.retry_after is not None
+                        )
                     session.commit()
                 except IntegrityError:
                     session.rollback()
                     if found is None and attempt == 0:
                         continue  # a concurrent first message of the same sender made it
                     return None
-                return Stored(conversation_id, verdict, not_before)
+                if start is not None:
+                    self.leases.hold(conversation_id)
+                return Stored(conversation_id, verdict, not_before, start)
         return None
 
     def _message_key(self, message: InboundMessage) -> str:
@@ -164,42 +183,44 @@ class ConversationStore:
         while True:
             now = utcnow()
             with Session(self._engine, expire_on_commit=False) as session:
-                taken = take_lease(
-                    session,
-                    Conversation,
-                    col(Conversation.locked_until),
-                    now + LEASE,
-                    col(Conversation.id) == conversation_id,
-                    now=now,
-                )
-                if taken:
+                start = self._lease_turn(session, conversation_id, now, include_deferred)
+                if start is not None:
+                    session.commit()
                     self.leases.hold(conversation_id)
-                    conversation = session.get(Conversation, conversation_id)
-                    assert conversation is not None
-                    stmt = select(InboundRecord).where(
-                        InboundRecord.conversation_id == conversation_id,
-                        InboundRecord.state == "received",
-                    )
-                    pending = list(session.exec(stmt.order_by(col(InboundRecord.id))).all())
-                    if not include_deferred:
-                        # Up to the newest message due now: a deferred message before it goes
-                        # with it (answers keep the order of the messages); later ones wait.
-                        due = [
-                            i
-                            for i, r in enumerate(pending)
-                            if r.not_before is None or r.not_before <= now
-                        ]
-                        pending = pending[: due[-1] + 1] if due else []
-                    try:
-                        session.commit()
-                    except Exception:
-                        self.leases.drop(conversation_id)
-                        raise
-                    return TurnStart(conversation, pending)
+                    return start
                 session.rollback()
             if time.monotonic() > deadline:
                 raise ConversationBusy(conversation_id)
             time.sleep(0.02)
+
+    def _lease_turn(
+        self, session: Session, conversation_id: str, now: datetime, include_deferred: bool
+    ) -> TurnStart | None:
+        """Leases the conversation in the caller's transaction and loads its unanswered
+        messages; None when another worker holds it."""
+        taken = take_lease(
+            session,
+            Conversation,
+            col(Conversation.locked_until),
+            now + LEASE,
+            col(Conversation.id) == conversation_id,
+            now=now,
+        )
+        if not taken:
+            return None
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        stmt = select(InboundRecord).where(
+            InboundRecord.conversation_id == conversation_id,
+            InboundRecord.state == "received",
+        )
+        pending = list(session.exec(stmt.order_by(col(InboundRecord.id))).all())
+        if not include_deferred:
+            # Up to the newest message due now: a deferred message before it goes with it
+            # (answers keep the order of the messages); later ones wait.
+            due = [i for i, r in enumerate(pending) if r.not_before is None or r.not_before <= now]
+            pending = pending[: due[-1] + 1] if due else []
+        return TurnStart(conversation, pending)
 
     def save_turn(
         self,

@@ -12,6 +12,7 @@ background rounds, and a conversation left silent in the middle of a report is f
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import random
 from collections.abc import Awaitable, Callable, Mapping
@@ -28,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.contract import Channel, DeliveryError, InboundMessage, OutboundText
 from bot.dialogue.engine import Dialogue
 from bot.intake.client import IntakeClient
-from bot.messaging.conversations import ConversationBusy, ConversationStore
+from bot.messaging.conversations import ConversationBusy, ConversationStore, TurnStart
 from bot.messaging.ratelimit import RateLimiter
 from bot.models import InboundRecord, OutboxItem, OutgoingMessage
 from intake_api.db import utcnow
@@ -127,7 +128,13 @@ class BotService:
         acknowledges it (a 429 would stall a platform's whole queue, every other person's
         messages with it). A message that reads as danger is answered at once."""
         stored = await run_in_threadpool(
-            self.store.store_inbound, message, self.rate_limiter, self._is_urgent
+            functools.partial(
+                self.store.store_inbound,
+                message,
+                self.rate_limiter,
+                self._is_urgent,
+                lease=True,
+            )
         )
         if stored is None:
             log.info("duplicate_inbound", channel=message.channel)
@@ -150,7 +157,9 @@ class BotService:
                 await run_in_threadpool(self.queue, notice, conversation_id)
                 await self._run(self.send_pending(conversation_id), waits)
             return True
-        await self._run(self._work(conversation_id, include_deferred=urgent), waits)
+        await self._run(
+            self._work(conversation_id, include_deferred=urgent, start=stored.start), waits
+        )
         return True
 
     async def converse(self, message: InboundMessage) -> bool:
@@ -180,13 +189,19 @@ class BotService:
     # -- steps 3–5: one conversation at a time ---------------------------------------------
 
     def process(
-        self, conversation_id: str, include_deferred: bool = False, wait_seconds: float = 20.0
+        self,
+        conversation_id: str,
+        include_deferred: bool = False,
+        wait_seconds: float = 20.0,
+        start: TurnStart | None = None,
     ) -> Worked:
         """Answers every stored, unanswered message of the conversation in order, each turn in
-        one transaction with its state, the intake items it filed and its replies."""
-        start = self.store.begin_turn(
-            conversation_id, include_deferred=include_deferred, wait_seconds=wait_seconds
-        )
+        one transaction with its state, the intake items it filed and its replies. `start` is
+        the conversation already leased to this process (by the message's own store)."""
+        if start is None:
+            start = self.store.begin_turn(
+                conversation_id, include_deferred=include_deferred, wait_seconds=wait_seconds
+            )
         conversation = start.conversation
         worked = Worked(conversation_id, recipient=conversation.sender_id)
         worked.channel = conversation.channel
@@ -293,11 +308,15 @@ class BotService:
         return utcnow() + self._silence
 
     async def _work(
-        self, conversation_id: str, include_deferred: bool = False, wait_seconds: float = 20.0
+        self,
+        conversation_id: str,
+        include_deferred: bool = False,
+        wait_seconds: float = 20.0,
+        start: TurnStart | None = None,
     ) -> None:
         try:
             worked = await run_in_threadpool(
-                self.process, conversation_id, include_deferred, wait_seconds
+                self.process, conversation_id, include_deferred, wait_seconds, start
             )
         except ConversationBusy:
             return  # another worker holds it and will answer these messages too

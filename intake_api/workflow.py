@@ -460,10 +460,9 @@ def claim_replies(
         taken = take_lease(
             session,
             Reply,
-            col(Reply.lease_until),
+            "lease_until",
             lease,
-            col(Reply.id) == reply.id,
-            col(Reply.state) == reply.state,
+            {"id": reply.id, "state": reply.state},
             now=now,
             state=ReplyState.sending,
             attempts=reply.attempts + 1,

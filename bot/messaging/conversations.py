@@ -70,13 +70,20 @@ def _insert_all(session: Session, objects: Sequence[SQLModel]) -> None:
     if not objects:
         return
     table = type(objects[0]).__table__  # type: ignore[attr-defined]
-    columns = [c.name for c in table.columns if c.name != "id"]
+    # An id the caller chose (a conversation's) is written; a generated one comes back.
+    generated = getattr(objects[0], "id", None) is None
+    columns = [c.name for c in table.columns if not (generated and c.name == "id")]
     ids = session.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True),
         [{name: getattr(obj, name) for name in columns} for obj in objects],
     ).scalars()
     for obj, new_id in zip(objects, ids, strict=True):
         obj.id = new_id
+
+
+_conversations = Conversation.__table__  # type: ignore[attr-defined]
+_inbound = InboundRecord.__table__  # type: ignore[attr-defined]
+_outgoing = OutgoingMessage.__table__  # type: ignore[attr-defined]
 
 
 class ConversationStore:
@@ -121,9 +128,9 @@ class ConversationStore:
                 not_before = None
                 if verdict.retry_after is not None and not is_urgent(message.text or ""):
                     not_before = utcnow() + timedelta(seconds=verdict.retry_after)
-                found = session.exec(
-                    select(Conversation.id).where(Conversation.sender_hash == digest)
-                ).first()
+                found = session.execute(
+                    select(_conversations.c.id).where(_conversations.c.sender_hash == digest)
+                ).scalar()
                 conversation_id = found or uuid.uuid4().hex
                 now = utcnow()
                 lease_now = lease and not_before is None
@@ -137,7 +144,7 @@ class ConversationStore:
                         state={},
                         locked_until=now + LEASE if lease_now else None,
                     )
-                    session.add(conversation)
+                    _insert_all(session, [conversation])
                 record = InboundRecord(
                     message_key=self._message_key(message),
                     channel=message.channel,
@@ -147,11 +154,10 @@ class ConversationStore:
                     received_at=message.received_at,
                     not_before=not_before,
                 )
-                session.add(record)
                 start: TurnStart | None = None
                 try:
+                    _insert_all(session, [record])
                     if lease_now and conversation is not None:
-                        session.flush()  # the record's id
                         start = TurnStart(conversation, [record])
                     elif lease_now:
                         start = self._lease_turn(
@@ -199,12 +205,7 @@ class ConversationStore:
         """Leases the conversation in the caller's transaction and loads its unanswered
         messages; None when another worker holds it."""
         taken = take_lease(
-            session,
-            Conversation,
-            col(Conversation.locked_until),
-            now + LEASE,
-            col(Conversation.id) == conversation_id,
-            now=now,
+            session, Conversation, "locked_until", now + LEASE, {"id": conversation_id}, now=now
         )
         if not taken:
             return None
@@ -244,18 +245,18 @@ class ConversationStore:
             values: dict[str, Any] = {"state": state, "updated_at": now, "file_after": file_after}
             if release:
                 values["locked_until"] = None
+            # Core statements on the tables: the ORM's bulk-update machinery costs more than
+            # the statements themselves on this path, run for every message.
             session.execute(
-                update(Conversation)
-                .where(col(Conversation.id) == conversation.id)
+                update(_conversations)
+                .where(_conversations.c.id == conversation.id)
                 .values(**values)
-                .execution_options(synchronize_session=False)
             )
             if inbound_id is not None:
                 session.execute(
-                    update(InboundRecord)
-                    .where(col(InboundRecord.id) == inbound_id)
+                    update(_inbound)
+                    .where(_inbound.c.id == inbound_id)
                     .values(state="processed", processed_at=now)
-                    .execution_options(synchronize_session=False)
                 )
             for item in outbox:
                 item.leased_until = leased_until
@@ -277,11 +278,11 @@ class ConversationStore:
             # conversation still unsent (waiting for a retry, or under a dead worker's lease)
             # must go before these.
             waits_behind = bool(rows) and (
-                session.exec(
-                    select(OutgoingMessage.id)
+                session.execute(
+                    select(_outgoing.c.id)
                     .where(
-                        OutgoingMessage.conversation_id == conversation.id,
-                        OutgoingMessage.state == "pending",
+                        _outgoing.c.conversation_id == conversation.id,
+                        _outgoing.c.state == "pending",
                     )
                     .limit(1)
                 ).first()

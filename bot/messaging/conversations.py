@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, col, delete, select
+from sqlmodel import Session, col, delete, select
 
 from bot.contract import InboundMessage, OutboundText
 from bot.messaging.ratelimit import RateLimiter, Verdict
 from bot.models import Conversation, InboundRecord, OutboxItem, OutgoingMessage, WebchatMessage
 from intake_api.crypto import PersonalDataCipher
-from intake_api.db import utcnow
+from intake_api.db import insert_rows, utcnow
 from intake_api.leases import LeaseKeeper, take_lease
 
 # Renewed while the turn runs (a slow NLU call to a remote Rasa keeps it), so it only has to
@@ -62,23 +62,6 @@ class SavedTurn:
     replies: list[OutgoingMessage]
     # Whether an earlier reply of the conversation was still unsent when these were written.
     waits_behind: bool
-
-
-def _insert_all(session: Session, objects: Sequence[SQLModel]) -> None:
-    """Inserts rows of one table in one statement and sets their ids, without the ORM's unit
-    of work (a turn's replies are written on every message: the hot path)."""
-    if not objects:
-        return
-    table = type(objects[0]).__table__  # type: ignore[attr-defined]
-    # An id the caller chose (a conversation's) is written; a generated one comes back.
-    generated = getattr(objects[0], "id", None) is None
-    columns = [c.name for c in table.columns if not (generated and c.name == "id")]
-    ids = session.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True),
-        [{name: getattr(obj, name) for name in columns} for obj in objects],
-    ).scalars()
-    for obj, new_id in zip(objects, ids, strict=True):
-        obj.id = new_id
 
 
 _conversations = Conversation.__table__  # type: ignore[attr-defined]
@@ -144,7 +127,7 @@ class ConversationStore:
                         state={},
                         locked_until=now + LEASE if lease_now else None,
                     )
-                    _insert_all(session, [conversation])
+                    insert_rows(session, [conversation])
                 record = InboundRecord(
                     message_key=self._message_key(message),
                     channel=message.channel,
@@ -156,7 +139,7 @@ class ConversationStore:
                 )
                 start: TurnStart | None = None
                 try:
-                    _insert_all(session, [record])
+                    insert_rows(session, [record])
                     if lease_now and conversation is not None:
                         start = TurnStart(conversation, [record])
                     elif lease_now:
@@ -260,7 +243,7 @@ class ConversationStore:
                 )
             for item in outbox:
                 item.leased_until = leased_until
-            _insert_all(session, list(outbox))
+            insert_rows(session, list(outbox))
             rows = [
                 OutgoingMessage(
                     conversation_id=conversation.id,
@@ -288,7 +271,7 @@ class ConversationStore:
                 ).first()
                 is not None
             )
-            _insert_all(session, rows)
+            insert_rows(session, rows)
             try:
                 session.commit()
             finally:

@@ -5,12 +5,21 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete
 
 from bot.models import RateCounter
+
+# One upsert that concurrent messages of one sender cannot race, the same SQL on PostgreSQL and
+# SQLite. Written as text: SQLAlchemy's ON CONFLICT construct is not cacheable, so it was
+# compiled again for every message.
+_HIT = text(
+    f"INSERT INTO {RateCounter.__tablename__} (sender_hash, window_start, count) "
+    "VALUES (:sender_hash, :window_start, 1) "
+    "ON CONFLICT (sender_hash, window_start) DO UPDATE SET count = "
+    f"{RateCounter.__tablename__}.count + 1 RETURNING count"
+)
 
 
 class Verdict(NamedTuple):
@@ -32,15 +41,8 @@ class RateLimiter:
         current window, the seconds until the next window."""
         now = time.time() if now is None else now
         window = int(now // self._window) * self._window
-        table = RateCounter.__table__  # type: ignore[attr-defined]
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         count = session.execute(
-            insert(table)
-            .values(sender_hash=sender_hash, window_start=window, count=1)
-            .on_conflict_do_update(
-                index_elements=["sender_hash", "window_start"], set_={"count": table.c.count + 1}
-            )
-            .returning(table.c.count)
+            _HIT, {"sender_hash": sender_hash, "window_start": window}
         ).scalar_one()
         if count == 1 and window % (self._window * 10) == 0:
             # Now and then, forget old windows.

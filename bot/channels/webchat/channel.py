@@ -31,6 +31,7 @@ from bot.contract import (
     problem_with,
 )
 from bot.models import WebchatMessage
+from intake_api.db import insert_rows
 
 SESSION_PATTERN = r"^[A-Za-z0-9_\-]{16,64}$"
 SessionId = Annotated[str, StringConstraints(pattern=SESSION_PATTERN)]
@@ -86,7 +87,7 @@ class WebchatChannel(ChannelBase):
                     )
                     for message in messages
                 ]
-                session.add_all(rows)
+                insert_rows(session, rows)
                 session.commit()
                 return [str(row.id) for row in rows]
 

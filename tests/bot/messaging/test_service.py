@@ -3,6 +3,7 @@ erasure and staff replies sent once."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -13,6 +14,7 @@ from sqlmodel import Session, select
 from bot.config import BotSettings
 from bot.contract import ChannelBase, InboundMessage, OutboundText, TextLimit
 from bot.intake.transport import Unavailable
+from bot.messaging.conversations import ConversationBusy
 from bot.models import Conversation, InboundRecord, OutboxItem, WebchatMessage
 from bot.runtime import BotRuntime, build_runtime
 from intake_api.models import Reply, Ticket, TicketMessage
@@ -133,6 +135,48 @@ async def test_a_message_stored_but_never_answered_is_answered_by_recovery(
         replies = session.exec(select(WebchatMessage)).all()
     assert replies and "113" in replies[0].text
     assert await runtime.service.recover(timedelta(0)) == 0
+
+
+async def test_a_message_leased_at_its_store_by_a_process_that_died_is_answered_after_the_lease(
+    runtime: BotRuntime, api_state: AppState
+) -> None:
+    store = runtime.service.store
+    stored = store.store_inbound(_msg("cứu em, em bị nhốt ở Campuchia"), lease=True)
+    assert stored is not None and stored.start is not None
+    assert [r.text for r in stored.start.pending] == ["cứu em, em bị nhốt ở Campuchia"]
+    # While its holder lives, neither a round nor another worker's turn takes it.
+    with pytest.raises(ConversationBusy):
+        store.begin_turn(stored.conversation_id, wait_seconds=0)
+    await runtime.service.recover(timedelta(0))
+    assert _shown(api_state) == []
+    # The holder dies between its store and its turn: nothing renews the lease, it runs out.
+    store.leases.drop(stored.conversation_id)
+    with Session(api_state.engine) as session:
+        conversation = session.get(Conversation, stored.conversation_id)
+        assert conversation is not None and conversation.locked_until is not None
+        conversation.locked_until = conversation.locked_until - timedelta(minutes=1)
+        session.add(conversation)
+        session.commit()
+    await runtime.service.recover(timedelta(0))
+    with Session(api_state.engine) as session:
+        (ticket,) = session.exec(select(Ticket)).all()
+    assert ticket.priority == "P1"
+    assert any("113" in text and ticket.reference_code in text for text in _shown(api_state))
+
+
+async def test_messages_of_one_person_racing_each_other_are_all_answered_once(
+    runtime: BotRuntime, api_state: AppState
+) -> None:
+    texts = ["xin chào", "cho hỏi số đường dây nóng", "em muốn hỏi về đi làm ở Nhật"]
+    # One stores and leases the conversation; the others are stored while it is held and
+    # wait for it, never answered twice nor left behind.
+    await asyncio.gather(*(runtime.service.converse(_msg(t)) for t in texts))
+    with Session(api_state.engine) as session:
+        states = session.exec(select(InboundRecord.state)).all()
+        (conversation,) = session.exec(select(Conversation)).all()
+    assert states == ["processed"] * 3
+    assert conversation.locked_until is None
+    assert any("111" in text for text in _shown(api_state))
 
 
 async def test_erase_forgets_what_was_said(runtime: BotRuntime, api_state: AppState) -> None:

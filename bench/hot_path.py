@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ from intake_api.crypto import PersonalDataCipher, configure_cipher, generate_key
 from intake_api.db import make_engine  # noqa: E402
 from intake_api.models import User  # noqa: E402
 from intake_api.state import AppState  # noqa: E402
-from tests.faults.processes import scratch_database  # noqa: E402
+from tests.faults.processes import scratch_database_of  # noqa: E402
 
 KINDS = {
     "rescue request": "cứu em với, em bị nhốt ở Campuchia, họ đánh em",
@@ -85,16 +84,6 @@ class Work:
         self.counts["statements"] += 1
         if statement.lstrip().upper().startswith("INSERT"):
             self.counts["inserts"] += 1
-
-
-@contextlib.contextmanager
-def database(kind: str) -> Iterator[str]:
-    if kind == "postgres":
-        with scratch_database("hotline_hot_path") as url:
-            yield url
-        return
-    with tempfile.TemporaryDirectory(prefix="hotline-hot-path-") as tmp:
-        yield f"sqlite:///{tmp}/hotline.db"
 
 
 def runtime_on(engine: Engine, data_dir: Path) -> BotRuntime:
@@ -146,7 +135,10 @@ async def main_async(args: argparse.Namespace) -> None:
     # The figures, not a log line per message.
     logging.basicConfig(level=logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    with database(args.db) as url, tempfile.TemporaryDirectory() as tmp:
+    with (
+        scratch_database_of(args.db, "hotline_hot_path") as url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         engine = make_engine(url)
         try:
             upgrade(engine)

@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,7 +70,7 @@ from tests.faults.processes import (  # noqa: E402
     PostgresUnavailable,
     clean_environment,
     free_port,
-    scratch_database,
+    scratch_database_of,
     server_env,
 )
 from tests.faults.reporters import (  # noqa: E402
@@ -477,16 +477,6 @@ async def drive_floor(
 # -- one run ------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def database(kind: str) -> Iterator[str]:
-    if kind == "postgres":
-        with scratch_database("hotline_load") as url:
-            yield url
-        return
-    with tempfile.TemporaryDirectory(prefix="hotline-load-") as tmp:
-        yield f"sqlite:///{tmp}/hotline.db"
-
-
 def at_rest(database_url: str) -> bool:
     """Nothing left to do: every message worked, every reply sent, every ticket delivered."""
     engine = create_engine(database_url)
@@ -716,7 +706,7 @@ async def main_async(args: argparse.Namespace) -> None:
             counts = args.processes if kind == "postgres" else [1]
             for processes in counts:
                 try:
-                    with database(kind) as url:
+                    with scratch_database_of(kind, "hotline_load") as url:
                         if kind == "postgres" and floor is None:
                             floor = await run_floor(url, args, tmp)
                         run_tmp = tmp / f"{kind}-{processes}"

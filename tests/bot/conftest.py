@@ -10,8 +10,11 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.config import BotSettings
+from bot.contract import Channel
 from bot.intake.inprocess import InProcessTransport
 from bot.intake.transport import Unavailable
+from bot.runtime import BotRuntime, build_runtime
 from intake_api.crypto import PersonalDataCipher, configure_cipher
 from intake_api.models import User
 from intake_api.state import AppState
@@ -47,6 +50,24 @@ def api_state(engine: Engine, tmp_path: Path) -> Iterator[AppState]:
         session.add(User(username="bot", password_hash="x", roles="service"))
         session.commit()
     yield AppState(settings=make_settings(tmp_path), engine=engine, cipher=cipher)
+
+
+def bot_for(
+    api_state: AppState,
+    transport: SwitchableTransport,
+    settings: BotSettings | None = None,
+    **channels: Channel,
+) -> BotRuntime:
+    """The bot wired to the test's API state and transport, with `channels` besides the
+    configured ones (a recording channel, a channel on a platform fake)."""
+    return build_runtime(
+        settings or BotSettings(),
+        api_state.engine,
+        api_state.cipher,
+        api_state.settings.hotlines,
+        transport=transport,
+        extra_channels=channels or None,
+    )
 
 
 @pytest.fixture

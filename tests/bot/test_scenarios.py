@@ -23,14 +23,14 @@ from twilio.request_validator import RequestValidator
 from bot.channels.zalo.channel import signature_for
 from bot.config import BotSettings
 from bot.models import InboundRecord
-from bot.runtime import BotRuntime, build_runtime
+from bot.runtime import BotRuntime
 from bot.server import mount
 from intake_api.models import Reply, Ticket, TicketAgency, TicketMessage
 from intake_api.state import AppState
 from tests.bot.channels.fake_telegram import TOKEN, FakeTelegram, text_update
 from tests.bot.channels.fake_twilio import FakeTwilio
 from tests.bot.channels.fake_zalo import FakeZalo
-from tests.bot.conftest import SwitchableTransport
+from tests.bot.conftest import SwitchableTransport, bot_for
 
 TG_SECRET = "scenario-secret_1"
 TWILIO_SID = "AC" + "1" * 32
@@ -153,13 +153,7 @@ async def harness(
         public_base_url=PUBLIC,
         outbox_max_backoff_seconds=0.0,
     )
-    runtime = build_runtime(
-        settings,
-        api_state.engine,
-        api_state.cipher,
-        api_state.settings.hotlines,
-        transport=transport,
-    )
+    runtime = bot_for(api_state, transport, settings)
     app = FastAPI()
     mount(app, runtime)
     await runtime.start()

@@ -193,6 +193,18 @@ def scratch_database(prefix: str, server_url: str = SHARED_POSTGRES) -> Iterator
         )
 
 
+@contextlib.contextmanager
+def scratch_database_of(kind: str, prefix: str) -> Iterator[str]:
+    """A new, empty database for one run: on the shared PostgreSQL (`kind` "postgres") or in a
+    temporary SQLite file; gone afterwards. Yields its SQLAlchemy URL."""
+    if kind == "postgres":
+        with scratch_database(prefix) as url:
+            yield url
+        return
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as tmp:
+        yield f"sqlite:///{tmp}/hotline.db"
+
+
 class OwnPostgres:
     """A PostgreSQL server of one's own in a temporary folder, on a free port of 127.0.0.1."""
 

@@ -9,13 +9,12 @@ import pytest
 from fastapi import FastAPI
 from sqlmodel import Session, select
 
-from bot.config import BotSettings
 from bot.contract import OutboundText
-from bot.runtime import BotRuntime, build_runtime
+from bot.runtime import BotRuntime
 from bot.server import mount
 from intake_api.models import Ticket
 from intake_api.state import AppState
-from tests.bot.conftest import SwitchableTransport
+from tests.bot.conftest import SwitchableTransport, bot_for
 
 SESSION = "page-session-0123456789abcdef"
 
@@ -24,13 +23,7 @@ SESSION = "page-session-0123456789abcdef"
 async def chat(
     api_state: AppState, transport: SwitchableTransport
 ) -> AsyncIterator[tuple[httpx.AsyncClient, BotRuntime]]:
-    runtime = build_runtime(
-        BotSettings(),
-        api_state.engine,
-        api_state.cipher,
-        api_state.settings.hotlines,
-        transport=transport,
-    )
+    runtime = bot_for(api_state, transport)
     app = FastAPI()
     mount(app, runtime)
     async with httpx.AsyncClient(

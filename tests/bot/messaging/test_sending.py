@@ -9,12 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, col, select
 
-from bot.config import BotSettings
 from bot.contract import ChannelBase, DeliveryError, OutboundText, TextLimit
 from bot.models import OutgoingMessage
-from bot.runtime import BotRuntime, build_runtime
+from bot.runtime import BotRuntime
 from intake_api.state import AppState
-from tests.bot.conftest import SwitchableTransport
+from tests.bot.conftest import SwitchableTransport, bot_for
 
 
 class BatchingChannel(ChannelBase):
@@ -50,14 +49,7 @@ def channel() -> BatchingChannel:
 async def runtime(
     api_state: AppState, transport: SwitchableTransport, channel: BatchingChannel
 ) -> AsyncIterator[BotRuntime]:
-    rt = build_runtime(
-        BotSettings(),
-        api_state.engine,
-        api_state.cipher,
-        api_state.settings.hotlines,
-        transport=transport,
-        extra_channels={"telegram": channel},
-    )
+    rt = bot_for(api_state, transport, telegram=channel)
     yield rt
     await rt.service.drain()
 

@@ -16,10 +16,10 @@ from bot.contract import ChannelBase, InboundMessage, OutboundText, TextLimit
 from bot.intake.transport import Unavailable
 from bot.messaging.conversations import ConversationBusy
 from bot.models import Conversation, InboundRecord, OutboxItem, WebchatMessage
-from bot.runtime import BotRuntime, build_runtime
+from bot.runtime import BotRuntime
 from intake_api.models import Reply, Ticket, TicketMessage
 from intake_api.state import AppState
-from tests.bot.conftest import SwitchableTransport
+from tests.bot.conftest import SwitchableTransport, bot_for
 
 SESSION = "service-test-session-000001"
 
@@ -41,14 +41,12 @@ class RecordingChannel(ChannelBase):
 
 @pytest.fixture
 async def runtime(api_state: AppState, transport: SwitchableTransport) -> AsyncIterator[BotRuntime]:
-    rt = build_runtime(
+    rt = bot_for(
+        api_state,
+        transport,
         # A long window: the flood tests' messages must not fall on both sides of its edge.
         BotSettings(rate_limit_messages=3, rate_limit_window_seconds=600),
-        api_state.engine,
-        api_state.cipher,
-        api_state.settings.hotlines,
-        transport=transport,
-        extra_channels={"telegram": RecordingChannel()},
+        telegram=RecordingChannel(),
     )
     yield rt
     await rt.service.drain()

@@ -13,24 +13,18 @@ from sqlmodel import Session, select
 from bot.config import BotSettings
 from bot.contract import InboundMessage
 from bot.models import Conversation
-from bot.runtime import BotRuntime, build_runtime
+from bot.runtime import BotRuntime
 from intake_api.db import utcnow
 from intake_api.models import Ticket, TicketMessage
 from intake_api.state import AppState
-from tests.bot.conftest import SwitchableTransport
+from tests.bot.conftest import SwitchableTransport, bot_for
 
 SESSION = "silence-test-session-000001"
 
 
 @pytest.fixture
 async def runtime(api_state: AppState, transport: SwitchableTransport) -> AsyncIterator[BotRuntime]:
-    rt = build_runtime(
-        BotSettings(silence_filing_minutes=10),
-        api_state.engine,
-        api_state.cipher,
-        api_state.settings.hotlines,
-        transport=transport,
-    )
+    rt = bot_for(api_state, transport, BotSettings(silence_filing_minutes=10))
     yield rt
     await rt.service.drain()
 

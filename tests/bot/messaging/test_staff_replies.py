@@ -9,16 +9,15 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sqlmodel import Session, col, select
 
-from bot.config import BotSettings
 from bot.contract import InboundMessage
 from bot.models import OutgoingMessage
-from bot.runtime import BotRuntime, build_runtime
+from bot.runtime import BotRuntime
 from intake_api.db import utcnow
 from intake_api.models import Reply, Ticket
 from intake_api.state import AppState
 from tests.bot.channels.fake_telegram import FakeTelegram
 from tests.bot.channels.test_telegram import CHAT_ID, channel_for
-from tests.bot.conftest import SwitchableTransport
+from tests.bot.conftest import SwitchableTransport, bot_for
 
 STAFF_TEXT = "Công an đã nhận tin, giữ điện thoại im lặng."
 
@@ -36,14 +35,7 @@ async def runtime(
 ) -> AsyncIterator[BotRuntime]:
     telegram = channel_for(fake)
     await telegram.start()
-    rt = build_runtime(
-        BotSettings(),
-        api_state.engine,
-        api_state.cipher,
-        api_state.settings.hotlines,
-        transport=transport,
-        extra_channels={"telegram": telegram},
-    )
+    rt = bot_for(api_state, transport, telegram=telegram)
     yield rt
     await rt.service.drain()
     await telegram.stop()

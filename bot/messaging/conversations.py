@@ -127,7 +127,6 @@ class ConversationStore:
                         state={},
                         locked_until=now + LEASE if lease_now else None,
                     )
-                    insert_rows(session, [conversation])
                 record = InboundRecord(
                     message_key=self._message_key(message),
                     channel=message.channel,
@@ -139,6 +138,8 @@ class ConversationStore:
                 )
                 start: TurnStart | None = None
                 try:
+                    if conversation is not None:
+                        insert_rows(session, [conversation])
                     insert_rows(session, [record])
                     if lease_now and conversation is not None:
                         start = TurnStart(conversation, [record])

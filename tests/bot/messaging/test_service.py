@@ -4,9 +4,12 @@ erasure and staff replies sent once."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import Session, select
@@ -14,6 +17,7 @@ from sqlmodel import Session, select
 from bot.config import BotSettings
 from bot.contract import ChannelBase, InboundMessage, OutboundText, TextLimit
 from bot.intake.transport import Unavailable
+from bot.messaging import conversations
 from bot.messaging.conversations import ConversationBusy
 from bot.models import Conversation, InboundRecord, OutboxItem, WebchatMessage
 from bot.runtime import BotRuntime
@@ -175,6 +179,39 @@ async def test_messages_of_one_person_racing_each_other_are_all_answered_once(
     assert states == ["processed"] * 3
     assert conversation.locked_until is None
     assert any("111" in text for text in _shown(api_state))
+
+
+def test_two_first_messages_of_one_new_sender_racing_make_one_conversation(
+    runtime: BotRuntime, api_state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both looked for the sender's conversation before either made it (no flood limit to
+    serialise them): the second's insert hits the unique sender hash and it joins the first's
+    conversation instead of failing the webhook."""
+    store = runtime.service.store
+    both_looked = threading.Barrier(2, timeout=10)
+    insert = conversations.insert_rows
+
+    def insert_once_both_looked(session: Any, objects: Any) -> None:
+        if objects and isinstance(objects[0], Conversation):
+            both_looked.wait()
+        insert(session, objects)
+
+    monkeypatch.setattr(conversations, "insert_rows", insert_once_both_looked)
+    sender = "new-sender-session-0000001"
+    with ThreadPoolExecutor(2) as pool:
+        stored = list(
+            pool.map(
+                lambda text: store.store_inbound(_msg(text, sender=sender), lease=True),
+                ["cứu em với", "em bị nhốt ở Campuchia"],
+            )
+        )
+    assert all(s is not None for s in stored)
+    assert len({s.conversation_id for s in stored if s is not None}) == 1
+    # One of them leased the conversation it made; the other found it held.
+    assert sum(1 for s in stored if s is not None and s.start is not None) == 1
+    with Session(api_state.engine) as session:
+        assert len(session.exec(select(Conversation)).all()) == 1
+        assert len(session.exec(select(InboundRecord)).all()) == 2
 
 
 async def test_erase_forgets_what_was_said(runtime: BotRuntime, api_state: AppState) -> None:

@@ -15,6 +15,7 @@ import asyncio
 import functools
 import itertools
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,9 @@ SEND_LEASE = timedelta(seconds=8)
 MAX_SEND_BACKOFF_SECONDS = 300.0
 # After this many tries a message is marked failed, visible in `hotline outbox list`.
 MAX_SEND_ATTEMPTS = 50
+# The longest a turn's replies wait for an earlier reply this process is sending before they
+# are left to the background round.
+SEND_BEHIND_WAIT_SECONDS = 3.0
 
 _WAITING = DeliveryError("waiting for an earlier message")
 _outgoing = OutgoingMessage.__table__  # type: ignore[attr-defined]
@@ -344,11 +348,25 @@ class BotService:
         # worker's lease) goes first: this turn's replies then take their turn behind it.
         if worked.replies and worked.waits_behind:
             await run_in_threadpool(self._unlease, worked.replies)
-            await self.send_pending(worked.conversation_id)
+            await self._send_behind_earlier(worked.conversation_id, worked.replies)
         else:
             await self._send_rows(worked.replies)
         if worked.filed:
             await run_in_threadpool(self.intake.outbox.deliver_held, worked.filed)
+
+    async def _send_behind_earlier(self, conversation_id: str, rows: list[OutgoingMessage]) -> None:
+        """Sends these after the conversation's earlier unsent messages. One this process is
+        sending right now settles in a moment (a person writing in bursts: the second answer
+        is ready while the first is on its way), so it is waited for, briefly, rather than
+        leaving these to the next background round; one failing or held elsewhere is not."""
+        first = min(int(row.id or 0) for row in rows)
+        due = await run_in_threadpool(self._due, conversation_id)
+        on_its_way = {r.id for r in due if int(r.id or 0) < first} & self.sending.held()
+        deadline = time.monotonic() + SEND_BEHIND_WAIT_SECONDS
+        while on_its_way and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            on_its_way &= self.sending.held()  # let go of once its outcome is recorded
+        await self.send_pending(conversation_id)
 
     async def _delete(self, channel_name: str, recipient: str, ids: list[str]) -> None:
         channel = self.channels.get(channel_name)
@@ -425,9 +443,21 @@ class BotService:
         """Records the tries of several messages in one transaction: sent (with the
         platform's id), or failed and when to try again, or failed for good."""
         now = utcnow()
-        self.sending.drop(*[row.id for row, _, _ in outcomes])
         sent = [(row, sent_id) for row, sent_id, error in outcomes if error is None]
         failed = [(row, error) for row, _, error in outcomes if error is not None]
+        try:
+            self._record(now, sent, failed)
+        finally:
+            # After the record, not before: a later reply of the conversation waiting for
+            # these goes once they are let go of, and must then find them settled.
+            self.sending.drop(*[row.id for row, _, _ in outcomes])
+
+    def _record(
+        self,
+        now: datetime,
+        sent: list[tuple[OutgoingMessage, str | None]],
+        failed: list[tuple[OutgoingMessage, Exception]],
+    ) -> None:
         with Session(self._engine) as session:
             if sent:
                 # The common case, written without loading the rows (one statement for all):

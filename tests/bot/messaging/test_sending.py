@@ -3,13 +3,15 @@ one (`Channel.send_all`), all or none, still in order and still retried."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, col, select
 
-from bot.contract import ChannelBase, DeliveryError, OutboundText, TextLimit
+from bot.contract import ChannelBase, DeliveryError, InboundMessage, OutboundText, TextLimit
 from bot.models import OutgoingMessage
 from bot.runtime import BotRuntime
 from intake_api.state import AppState
@@ -117,3 +119,45 @@ async def test_a_channel_without_a_batch_call_sends_one_by_one_in_order(
     assert await runtime.service.send_pending() == 3
     assert channel.alone == ["one", "two", "three"] and channel.together == []
     assert [r.platform_message_id for r in _rows(api_state)] == ["alone-1", "alone-2", "alone-3"]
+
+
+class SlowFirstChannel(ChannelBase):
+    """A platform that takes its time over the first message it is given."""
+
+    name = "telegram"
+    limit = TextLimit(4096, "utf16")
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.first_on_its_way = asyncio.Event()
+        self.let_first_arrive = asyncio.Event()
+
+    async def send(self, message: OutboundText) -> str | None:
+        if not self.first_on_its_way.is_set():
+            self.first_on_its_way.set()
+            await self.let_first_arrive.wait()
+        self.sent.append(message.text)
+        return str(len(self.sent))
+
+
+async def test_an_answer_ready_while_the_previous_is_on_its_way_follows_it_without_a_round(
+    api_state: AppState, transport: SwitchableTransport
+) -> None:
+    """A person writing in bursts: the second message's answer is saved while the first's is
+    still being sent. It waits for it (never overtakes it) and goes right after, not at the next
+    background round seconds later."""
+    channel = SlowFirstChannel()
+    runtime = bot_for(api_state, transport, telegram=channel)
+
+    def message(text: str) -> InboundMessage:
+        return InboundMessage("telegram", "chat-burst", uuid.uuid4().hex, text=text)
+
+    assert await runtime.service.accept(message("xin chào"))
+    await asyncio.wait_for(channel.first_on_its_way.wait(), 10)
+    assert await runtime.service.accept(message("cho hỏi số đường dây nóng"))
+    await asyncio.sleep(0.3)  # the second turn is saved and waits behind the first reply
+    assert channel.sent == []
+    channel.let_first_arrive.set()
+    await asyncio.wait_for(runtime.service.drain(), 10)
+    assert len(channel.sent) >= 2 and "111" in channel.sent[-1]  # in order, both arrived
+    assert all(r.state == "sent" for r in _rows(api_state))

@@ -73,6 +73,16 @@ class Api:
         assert response.status_code == 201, response.text
         return response.json()
 
+    def refer(self, ticket_id: str, to_agency: str, reason: str, who: str = "police") -> int:
+        """Refers the ticket to another agency; returns the referral's id."""
+        response = self.post(
+            who,
+            f"/api/v1/tickets/{ticket_id}/referrals",
+            json={"to_agency": to_agency, "reason": reason},
+        )
+        assert response.status_code == 201, response.text
+        return int(response.json()["id"])
+
     def detail(self, ticket_id: str, who: str = "operator") -> dict[str, Any]:
         response = self.get(who, f"/api/v1/tickets/{ticket_id}")
         assert response.status_code == 200, response.text

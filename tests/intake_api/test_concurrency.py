@@ -111,11 +111,7 @@ def test_a_claim_is_refused_while_someone_else_holds_the_ticket(api: Api) -> Non
 
 def test_referral_acceptance_works_whatever_happened_to_the_agencies(api: Api) -> None:
     tid = api.new_ticket(agencies=["police"])["id"]
-    rid = api.post(
-        "police",
-        f"/api/v1/tickets/{tid}/referrals",
-        json={"to_agency": "dolisa", "reason": "Nạn nhân cần hỗ trợ"},
-    ).json()["id"]
+    rid = api.refer(tid, "dolisa", "Nạn nhân cần hỗ trợ")
     both = {"agencies": ["police", "dolisa"]}
     routed = api.patch("operator", f"/api/v1/tickets/{tid}", json=both)
     assert routed.status_code == 200, routed.text
@@ -127,11 +123,7 @@ def test_referral_acceptance_works_whatever_happened_to_the_agencies(api: Api) -
 
 def test_concurrent_decisions_on_one_referral_leave_one_decision(api: Api) -> None:
     tid = api.new_ticket(agencies=["police"])["id"]
-    rid = api.post(
-        "police",
-        f"/api/v1/tickets/{tid}/referrals",
-        json={"to_agency": "dolisa", "reason": "Cần nơi tạm trú"},
-    ).json()["id"]
+    rid = api.refer(tid, "dolisa", "Cần nơi tạm trú")
     answers = _together(
         4,
         lambda i: api.post(

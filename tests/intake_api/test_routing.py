@@ -40,11 +40,7 @@ def test_work_is_assigned_only_to_someone_who_can_see_it(api: Api) -> None:
 
 def test_a_pending_referral_makes_the_receiving_agency_assignable(api: Api) -> None:
     tid = api.new_ticket(agencies=["police"])["id"]
-    api.post(
-        "police",
-        f"/api/v1/tickets/{tid}/referrals",
-        json={"to_agency": "dolisa", "reason": "Cần hỗ trợ tâm lý"},
-    )
+    api.refer(tid, "dolisa", "Cần hỗ trợ tâm lý")
     assert _assign(api, "operator", tid, "dolisa").status_code == 200
 
 
@@ -65,11 +61,7 @@ def test_the_python_rule_and_the_sql_rule_agree_on_every_caller_and_ticket(api: 
         api.new_ticket(agencies=["border_guard"])["id"],
         api.new_ticket(agencies=["commune"])["id"],
     ]
-    api.post(
-        "police",
-        f"/api/v1/tickets/{tickets[0]}/referrals",
-        json={"to_agency": "commune", "reason": "xã hỗ trợ"},
-    )
+    api.refer(tickets[0], "commune", "xã hỗ trợ")
     with Session(api.engine) as session:
         routed = agencies_of(session, tickets)
         pending: dict[str, list[str]] = {tid: [] for tid in tickets}

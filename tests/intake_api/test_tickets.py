@@ -155,11 +155,7 @@ def test_referral_is_accepted_by_the_receiving_agency(api: Api) -> None:
 
 def test_returned_referral_restores_status_and_hides_ticket_again(api: Api) -> None:
     tid = api.new_ticket(agencies=["police"])["id"]
-    rid = api.post(
-        "police",
-        f"/api/v1/tickets/{tid}/referrals",
-        json={"to_agency": "dolisa", "reason": "Xem xét hỗ trợ"},
-    ).json()["id"]
+    rid = api.refer(tid, "dolisa", "Xem xét hỗ trợ")
     returned = api.post(
         "dolisa",
         f"/api/v1/tickets/{tid}/referrals/{rid}/return",
@@ -178,11 +174,7 @@ def test_a_decision_after_a_colleagues_return_is_told_the_referral_was_returned(
     # The ticket is out of DOLISA's sight by then, but the answer names the referral's fate
     # (409), not "no such ticket"; to any other agency the ticket stays unknown (404).
     tid = api.new_ticket(agencies=["police"])["id"]
-    rid = api.post(
-        "police",
-        f"/api/v1/tickets/{tid}/referrals",
-        json={"to_agency": "dolisa", "reason": "Xem xét hỗ trợ"},
-    ).json()["id"]
+    rid = api.refer(tid, "dolisa", "Xem xét hỗ trợ")
     assert api.post("dolisa", f"/api/v1/tickets/{tid}/referrals/{rid}/return").status_code == 200
     late = api.post("dolisa", f"/api/v1/tickets/{tid}/referrals/{rid}/accept")
     assert late.status_code == 409 and late.json()["detail"] == "The referral was already returned."

@@ -125,20 +125,16 @@ def set_password(session: Session, username: str, password: str, actor: str = "s
     return user
 
 
-def _is_admin(user: User) -> bool:
-    return Role.admin.value in user.roles.split(",")
-
-
 def _keep_an_admin(session: Session, user: User) -> None:
     """Refuses a change that leaves no active admin: nobody could then create, enable or fix
     an account from the console or the API (the same rule for the console, the API and the
     `hotline users` commands)."""
-    if not (user.active and _is_admin(user)):
+    if not (user.active and Role.admin.value in user.role_set):
         return
     others = session.exec(
         select(User).where(User.active == True, User.username != user.username)  # noqa: E712
     ).all()
-    if not any(_is_admin(other) for other in others):
+    if not any(Role.admin.value in other.role_set for other in others):
         raise LastAdmin(f"'{user.username}' is the last active admin; make another admin first")
 
 

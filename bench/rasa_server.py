@@ -394,7 +394,9 @@ class RasaServer:
             str(self.port),
         ]
         if self.token:
-            command += ["--auth-token", self.token]
+            # One argument with `=`: a token may start with "-" (token_urlsafe draws it one
+            # time in 64), which argparse would take for an option and refuse.
+            command.append(f"--auth-token={self.token}")
         # Logs of earlier runs (one per port, so concurrent runs do not mix) are kept a day.
         for old_log in cache_dir().glob("rasa-server-*.log"):
             if time.time() - old_log.stat().st_mtime > 86400:

@@ -116,7 +116,8 @@ def webhook_router(handler: InboundHandler, settings: BotSettings | None = None)
             # Not stored, so not acknowledged: Twilio shows the error in its debugger and
             # retries only as the URL's connection overrides allow (docs/platforms.md §3.4).
             raise HTTPException(outcome.status, detail=outcome.detail, headers=outcome.headers)
-        log.info("sms inbound accepted MessageSid=%s new=%s", _shown_sid(sid), outcome)
+        # Debug, not info: the access log already has a line for every webhook request.
+        log.debug("sms inbound accepted MessageSid=%s new=%s", _shown_sid(sid), outcome)
         return Response(content=EMPTY_TWIML, media_type="text/xml")
 
     return api

@@ -347,7 +347,8 @@ class TelegramChannel(ChannelBase):
 
 
 def inbound_from_update(update: Update) -> InboundMessage | None:
-    log.info("telegram update %d received (%s)", update.update_id, _update_kind(update))
+    # Debug, not info: the access log already has a line for every webhook request.
+    log.debug("telegram update %d received (%s)", update.update_id, _update_kind(update))
     try:
         if update.callback_query is not None:
             return _from_callback_query(update)

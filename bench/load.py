@@ -158,6 +158,13 @@ class Figures:
     def latencies(self) -> list[float]:
         return [v for values in self.webhook.values() for v in values]
 
+    def platform_latencies(self) -> list[float]:
+        """The platforms' webhooks alone: acknowledged once stored. The web chat's request
+        also waits for the answer it carries back (its time to reply)."""
+        return [
+            v for channel, values in self.webhook.items() if channel != "webchat" for v in values
+        ]
+
 
 # -- the load ---------------------------------------------------------------------------------
 
@@ -717,23 +724,28 @@ def report(results: list[Figures], floor: Figures | None, args: argparse.Namespa
         print("  not measured (needs --db postgres or both)")
     for figures in postgres:
         p99 = percentile(figures.latencies(), 0.99)
+        platforms_p99 = percentile(figures.platform_latencies(), 0.99)
         kept_up = figures.offered is None or (
             not figures.behind and figures.per_s >= 0.95 * figures.offered
         )
+        print(f"  {figures.label}:")
         print(
-            f"  {figures.label}: >= {TARGET_FIRST_PER_S:.0f} first messages/s sustained: "
+            f"    >= {TARGET_FIRST_PER_S:.0f} first messages/s sustained: "
             f"{figures.first_per_s:.1f}"
             + ("" if kept_up else " (the offered rate was not kept up with)")
-            + f" -> {verdict(kept_up and figures.first_per_s >= TARGET_FIRST_PER_S)}; "
-            f"webhook p99 <= {TARGET_P99_MS:.0f} ms: {ms(p99)} ms "
-            f"-> {verdict(p99 is not None and p99 * 1000 <= TARGET_P99_MS)}"
-            + (
-                f"; {figures.first_per_s / floor.per_s:.3f}x the floor ({floor.per_s:.0f} "
-                "rows/s; the target is about 0.15x)"
-                if floor is not None and floor.per_s
-                else ""
-            )
+            + f" -> {verdict(kept_up and figures.first_per_s >= TARGET_FIRST_PER_S)}"
         )
+        print(
+            f"    p99 <= {TARGET_P99_MS:.0f} ms: platform webhooks {ms(platforms_p99)} ms -> "
+            f"{verdict(platforms_p99 is not None and platforms_p99 * 1000 <= TARGET_P99_MS)}; "
+            f"all requests, the web chat's waiting for its answer, {ms(p99)} ms -> "
+            f"{verdict(p99 is not None and p99 * 1000 <= TARGET_P99_MS)}"
+        )
+        if floor is not None and floor.per_s:
+            print(
+                f"    about 0.15x the floor: {figures.first_per_s / floor.per_s:.3f}x "
+                f"({floor.per_s:.0f} rows/s)"
+            )
     for figures in results:
         clean = not (
             figures.lost_tickets

@@ -90,18 +90,65 @@ class Outbox:
 
     def deliver_held(self, items: list[OutboxItem]) -> int:
         """Delivers items this process wrote leased to itself (a turn's filings), in order,
-        without taking the lease again."""
+        without taking the lease again.
+
+        Behind an earlier item of the same code still undelivered (the ticket itself, on its
+        way in another task or process), an item is let go instead: the API does not know the
+        code yet and would refuse it for good. Whoever delivers that ticket sends the items
+        waiting behind it at once (else the next background round does, in order)."""
         delivered = 0
+        waiting = self._behind_earlier(items)
+        created: list[str] = []
         try:
             for item in items:
+                if item.reference_code in waiting:
+                    continue
                 outcome = self._deliver_one(item, held=True)
                 if outcome == "delivered":
                     delivered += 1
+                    if item.kind == "create":
+                        created.append(item.reference_code)
                 elif outcome == "down":
                     break
         finally:
             self.leases.drop(*[item.id for item in items])
+        if waiting:
+            self._let_go([item for item in items if item.reference_code in waiting])
+        for code in created:
+            delivered += self.deliver_pending(reference_code=code)
         return delivered
+
+    def _behind_earlier(self, items: list[OutboxItem]) -> set[str]:
+        """The codes of these items that an earlier undelivered item of theirs, not among
+        them, goes before."""
+        # A ticket is the first item of its code: only what adds to a ticket can be behind.
+        first: dict[str, int] = {}
+        for item in items:
+            if item.kind != "create":
+                first.setdefault(item.reference_code, int(item.id or 0))
+        if not first:
+            return set()
+        with Session(self._engine) as session:
+            earliest = session.exec(
+                select(OutboxItem.reference_code, func.min(OutboxItem.id))
+                .where(
+                    OutboxItem.state == "pending",
+                    col(OutboxItem.reference_code).in_(list(first)),
+                    col(OutboxItem.id).not_in([item.id for item in items]),
+                )
+                .group_by(col(OutboxItem.reference_code))
+            ).all()
+        return {code for code, lowest in earliest if lowest < first[code]}
+
+    def _let_go(self, items: list[OutboxItem]) -> None:
+        table = OutboxItem.__table__  # type: ignore[attr-defined]
+        with Session(self._engine) as session:
+            session.execute(
+                update(table)
+                .where(table.c.id.in_([item.id for item in items]))
+                .values(leased_until=None)
+            )
+            session.commit()
 
     def _lease(self, item: OutboxItem) -> bool:
         return lease_pending_row(self._engine, OutboxItem, item.id, LEASE)

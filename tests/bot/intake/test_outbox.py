@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from bot.intake.client import IntakeClient
 from bot.intake.outbox import Outbox
 from bot.intake.port import TicketDraft, TicketUpdate, TranscriptLine
+from bot.models import OutboxItem
 from intake_api.models import Ticket, TicketMessage
 from intake_api.state import AppState
 from tests.bot.conftest import SwitchableTransport
@@ -146,3 +147,73 @@ def test_a_refused_item_is_kept_listed_and_can_be_sent_again(
     with Session(api_state.engine) as session:
         assert session.exec(select(Ticket.reference_code)).one() == code
     assert stuck_items(api_state.engine) == []
+
+
+def _written_with_the_turn(api_state: AppState, items: list[OutboxItem]) -> None:
+    """As the message service writes a turn's filings: in its transaction, leased to itself."""
+    with Session(api_state.engine, expire_on_commit=False) as session:
+        for item in items:
+            item.leased_until = datetime.now(UTC) + timedelta(seconds=60)
+            session.add(item)
+        session.commit()
+
+
+def _states(api_state: AppState) -> list[tuple[str, str]]:
+    with Session(api_state.engine) as session:
+        rows = session.exec(select(OutboxItem).order_by(col(OutboxItem.id))).all()
+        return [(row.kind, row.state) for row in rows]
+
+
+def test_a_message_waits_for_its_ticket_still_on_its_way_and_follows_it(
+    api_state: AppState, transport: SwitchableTransport
+) -> None:
+    # A rescue request's ticket is on its way (its turn is still sending the reply, on a slow
+    # platform, or another process holds it) when the person's next message, which adds to
+    # that ticket, is delivered by its own turn. Delivered first, the API would not know the
+    # code yet: the message must wait for its ticket, never be refused for good.
+    client = _client(api_state, transport)
+    with client.turn() as first:
+        code = client.submit_ticket(_draft())
+    _written_with_the_turn(api_state, first)
+    with client.turn() as second:
+        client.update_ticket(
+            code, TicketUpdate(text="em ở Sihanoukville, phòng 305", message_id="m2")
+        )
+    _written_with_the_turn(api_state, second)
+
+    assert client.outbox.deliver_held(second) == 0
+    assert _states(api_state) == [("create", "pending"), ("append", "pending")]
+    assert _tickets(api_state) == 0
+
+    # The ticket arrives, and the message with it, without waiting for a background round.
+    assert client.outbox.deliver_held(first) == 2  # the ticket, then the message behind it
+    assert _states(api_state) == [("create", "delivered"), ("append", "delivered")]
+    with Session(api_state.engine) as session:
+        texts = session.exec(select(TicketMessage.text).order_by(TicketMessage.id)).all()
+    assert texts[-1] == "em ở Sihanoukville, phòng 305"
+
+
+def test_a_message_whose_ticket_is_delivered_goes_out_with_its_turn(
+    api_state: AppState, transport: SwitchableTransport
+) -> None:
+    client = _client(api_state, transport)
+    code = client.submit_ticket(_draft())
+    with client.turn() as turn:
+        client.update_ticket(code, TicketUpdate(text="thêm chi tiết", message_id="m1"))
+    _written_with_the_turn(api_state, turn)
+    assert client.outbox.deliver_held(turn) == 1
+    assert _states(api_state) == [("create", "delivered"), ("append", "delivered")]
+
+
+def test_a_ticket_and_a_message_to_it_filed_together_go_out_together(
+    api_state: AppState, transport: SwitchableTransport
+) -> None:
+    # Two messages of one person answered in one batch: the first files the ticket, the
+    # second adds to it; the ticket is not an earlier item to wait for, it goes first.
+    client = _client(api_state, transport)
+    with client.turn() as batch:
+        code = client.submit_ticket(_draft())
+        client.update_ticket(code, TicketUpdate(text="thêm chi tiết", message_id="m1"))
+    _written_with_the_turn(api_state, batch)
+    assert client.outbox.deliver_held(batch) == 2
+    assert _states(api_state) == [("create", "delivered"), ("append", "delivered")]

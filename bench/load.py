@@ -141,6 +141,7 @@ class Figures:
     duplicated_tickets: int = 0
     lost_replies: int = 0
     duplicated_replies: int = 0
+    refused_filings: int = 0  # tickets or messages to them the API refused for good
     at_rest: bool = True
     # CPU seconds used while driving: the service's processes, and this client with the fakes.
     cpu_service: float = 0.0
@@ -403,6 +404,8 @@ def measure(
             f"{row.last_error}) never arrived"
             for row in missing
         )
+    figures.refused_filings = len(stored.refused_filings)
+    figures.problems.extend(stored.refused_filings)
     firsts = {s.reporter.number: s for s in load.sent if s.index == 0}
     for reporter in load.reporters:
         key = (reporter.channel, reporter.address)
@@ -678,6 +681,8 @@ def details(figures: Figures) -> str:
     )
     if figures.rescues:
         notes.append(f"    {figures.rescues} rescue requests")
+    if figures.refused_filings:
+        notes.append(f"    filings refused for good by the API: {figures.refused_filings}")
     if figures.offered:
         notes.append(
             f"    offered {figures.offered:g} messages/s (open loop); arrivals not kept up with: "
@@ -752,6 +757,7 @@ def report(results: list[Figures], floor: Figures | None, args: argparse.Namespa
             or figures.duplicated_tickets
             or figures.lost_replies
             or figures.duplicated_replies
+            or figures.refused_filings
         )
         print(f"  0 lost, 0 duplicated ({figures.label}): {verdict(clean)}")
     scaled = [f for f in results if f.label.startswith("postgres")]

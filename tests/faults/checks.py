@@ -4,7 +4,8 @@
   reply and every reply reached the person at least once;
 - a rescue request is exactly one P1 ticket, and the code its first reply gives is that
   ticket's; an unfinished tip is exactly one ticket once its silence has passed (when the run
-  waits for it); no conversation has more than one; no code given that is not a ticket;
+  waits for it); no conversation has more than one; no code given that is not a ticket; no
+  filing (a ticket, a message added to one) refused by the API;
 - nothing the bot meant to send is left waiting or failed;
 - no reply reached a person twice where the platform had confirmed it and the bot recorded it;
 - each conversation's replies reached the person in the order they were written.
@@ -103,6 +104,7 @@ def examine(
         if missing:
             found.unanswered.append(f"{name}: replies {missing} never reached the person")
 
+    found.ticket_problems.extend(stored.refused_filings)
     firsts = {s.reporter.number: s for s in said if s.index == 0}
     for reporter in reporters:
         key = (reporter.channel, reporter.address)

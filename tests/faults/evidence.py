@@ -78,6 +78,9 @@ class Stored:
     inbound_by_conversation: dict[str, list[Inbound]] = field(default_factory=dict)
     outgoing: dict[str, list[Outgoing]] = field(default_factory=dict)
     tickets: list[Ticket] = field(default_factory=list)
+    # Filings the API refused for good (a ticket, or a message or call record for one): what a
+    # person said that never reached staff.
+    refused_filings: list[str] = field(default_factory=list)
 
     def conversation(self, channel: str, address: str) -> str | None:
         return self.conversations.get(self.cipher.blind_index("conversation", channel, address))
@@ -157,6 +160,15 @@ def snapshot(engine: Engine, cipher: PersonalDataCipher) -> Stored:
                 text(
                     "SELECT reference_code, conversation_id, priority, channel, created_at "
                     "FROM tickets"
+                )
+            )
+        ]
+        stored.refused_filings = [
+            f"filing {r[0]} ({r[1]} for {r[2]}) refused after {r[3]} tries: {r[4]}"
+            for r in conn.execute(
+                text(
+                    "SELECT id, kind, reference_code, attempts, last_error FROM bot_outbox "
+                    "WHERE state = 'failed' ORDER BY id"
                 )
             )
         ]

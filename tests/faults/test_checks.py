@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from intake_api.crypto import PersonalDataCipher, generate_key
+from tests.faults.checks import examine
 from tests.faults.evidence import (
     Inbound,
     Outgoing,
@@ -123,3 +124,14 @@ def test_reference_codes_are_found_in_the_words_around_them() -> None:
     text = "Tin khẩn của bạn đã được chuyển đi, mã TIP-F6E7K. Gọi 113."
     assert codes_in([got(text, 1.0, "m1")]) == {"TIP-F6E7K"}
     assert codes_in([got("mã TIP-12", 1.0, "m1")]) == set()
+
+
+def test_a_filing_the_api_refused_is_a_ticket_problem() -> None:
+    # A message added to a rescue ticket, refused because it reached the API before its
+    # ticket, never reaches staff although every reply went out.
+    cipher = PersonalDataCipher([generate_key()], "a-blind-index-key-for-the-checks")
+    clean = examine([], [], {}, Stored(cipher), tips_filed=False)
+    assert clean.ticket_problems == []
+    refused = Stored(cipher, refused_filings=["filing 2 (append for TIP-AB12C) refused: 404"])
+    found = examine([], [], {}, refused, tips_filed=False)
+    assert found.ticket_problems == ["filing 2 (append for TIP-AB12C) refused: 404"]

@@ -169,3 +169,10 @@ class VoiceCallback(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=160)
     call_sid: str = Field(max_length=64, index=True)
     created_at: datetime = time_field()
+
+
+# The tables as Core objects, for the statements the per-message path writes without the ORM's
+# unit of work (bot.messaging).
+conversations_table = Conversation.__table__  # type: ignore[attr-defined]
+inbound_table = InboundRecord.__table__  # type: ignore[attr-defined]
+outgoing_table = OutgoingMessage.__table__  # type: ignore[attr-defined]

@@ -23,6 +23,9 @@ from sqlmodel import Session, col, delete, select
 from bot.contract import InboundMessage, OutboundText
 from bot.messaging.ratelimit import RateLimiter, Verdict
 from bot.models import Conversation, InboundRecord, OutboxItem, OutgoingMessage, WebchatMessage
+from bot.models import conversations_table as _conversations
+from bot.models import inbound_table as _inbound
+from bot.models import outgoing_table as _outgoing
 from intake_api.crypto import PersonalDataCipher
 from intake_api.db import insert_rows, utcnow
 from intake_api.leases import LeaseKeeper, take_lease
@@ -62,11 +65,6 @@ class SavedTurn:
     replies: list[OutgoingMessage]
     # Whether an earlier reply of the conversation was still unsent when these were written.
     waits_behind: bool
-
-
-_conversations = Conversation.__table__  # type: ignore[attr-defined]
-_inbound = InboundRecord.__table__  # type: ignore[attr-defined]
-_outgoing = OutgoingMessage.__table__  # type: ignore[attr-defined]
 
 
 class ConversationStore:

@@ -33,6 +33,7 @@ from bot.intake.client import IntakeClient
 from bot.messaging.conversations import ConversationBusy, ConversationStore, TurnStart
 from bot.messaging.ratelimit import RateLimiter
 from bot.models import InboundRecord, OutboxItem, OutgoingMessage
+from bot.models import outgoing_table as _outgoing
 from intake_api.db import utcnow
 from intake_api.leases import LeaseKeeper, lease_pending_row
 from intake_api.metrics import DELIVERY_FAILURES, MESSAGES_IN
@@ -54,7 +55,6 @@ MAX_SEND_ATTEMPTS = 50
 SEND_BEHIND_WAIT_SECONDS = 3.0
 
 _WAITING = DeliveryError("waiting for an earlier message")
-_outgoing = OutgoingMessage.__table__  # type: ignore[attr-defined]
 _MARK_SENT = (
     update(_outgoing)
     .where(_outgoing.c.id == bindparam("row_id"))

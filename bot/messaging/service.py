@@ -162,17 +162,16 @@ class BotService:
                 await self._run(self.send_pending(conversation_id), waits)
             return True
         await self._run(
-            self._work(conversation_id, include_deferred=urgent, start=stored.start), waits
+            self._work(
+                conversation_id, include_deferred=urgent, start=stored.start, answer_first=waits
+            ),
+            waits,
         )
         return True
 
     async def converse(self, message: InboundMessage) -> bool:
-        """Stores, works and sends before returning (channels whose person waits for the
-        answer, and tests). False for a duplicate."""
-        channel = self.channels.get(message.channel)
-        if channel is not None and channel.waits_for_replies:
-            return await self.accept(message)
-        # Treated as waiting, whatever the channel: the caller wants the answer sent.
+        """Stores, works, sends and files before returning, whatever the channel (tests and
+        benches). False for a duplicate."""
         stored = await self.accept(message)
         await self.drain()
         return stored
@@ -317,7 +316,10 @@ class BotService:
         include_deferred: bool = False,
         wait_seconds: float = 20.0,
         start: TurnStart | None = None,
+        answer_first: bool = False,
     ) -> None:
+        """`answer_first`: the person waits in this same request (the web chat), which then
+        returns once the answer is out, before the turn's filings are delivered."""
         try:
             worked = await run_in_threadpool(
                 self.process, conversation_id, include_deferred, wait_seconds, start
@@ -328,11 +330,11 @@ class BotService:
             # Stays stored as unprocessed; the background rounds try again.
             log.exception("processing_failed", conversation_id=conversation_id)
             return
-        await self._finish(worked)
+        await self._finish(worked, answer_first)
 
-    async def _finish(self, worked: Worked) -> None:
+    async def _finish(self, worked: Worked, answer_first: bool = False) -> None:
         try:
-            await self._send_and_deliver(worked)
+            await self._send_and_deliver(worked, answer_first)
         except BaseException:
             # Whatever this left unsettled goes to the background rounds within one lease.
             # (Settled rows were let go as they settled: a round of this same process may be
@@ -340,7 +342,7 @@ class BotService:
             self._let_go(worked.replies, worked.filed)
             raise
 
-    async def _send_and_deliver(self, worked: Worked) -> None:
+    async def _send_and_deliver(self, worked: Worked, answer_first: bool = False) -> None:
         if worked.erased and worked.channel and worked.recipient:
             await self._delete(worked.channel, worked.recipient, worked.to_delete)
         # The reply first: it carries the reference code, and the person is waiting. An earlier
@@ -352,7 +354,20 @@ class BotService:
         else:
             await self._send_rows(worked.replies)
         if worked.filed:
-            await run_in_threadpool(self.intake.outbox.deliver_held, worked.filed)
+            # A person waiting in this same request has the answer, the ticket's code in it,
+            # without waiting for the filing as well: it goes on in a task of its own. The
+            # filings are stored and held by this process; one that adds to a ticket still on
+            # its way waits for it (Outbox.deliver_held).
+            await self._run(self._deliver(worked.filed), inline=not answer_first)
+
+    async def _deliver(self, filed: list[OutboxItem]) -> None:
+        try:
+            await run_in_threadpool(self.intake.outbox.deliver_held, filed)
+        except Exception:
+            # Still stored: the background rounds deliver it once its lease runs out.
+            log.exception("filing_failed", items=len(filed))
+        finally:
+            self.intake.outbox.leases.drop(*[item.id for item in filed])
 
     async def _send_behind_earlier(self, conversation_id: str, rows: list[OutgoingMessage]) -> None:
         """Sends these after the conversation's earlier unsent messages. One this process is

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -45,7 +48,7 @@ async def test_page_is_served_without_external_resources(
 async def test_message_gets_the_bots_answer_and_files_a_ticket(
     chat: tuple[httpx.AsyncClient, BotRuntime], api_state: AppState
 ) -> None:
-    client, _ = chat
+    client, runtime = chat
     response = await client.post(
         "/webchat/messages",
         json={"session_id": SESSION, "message_id": "a1", "text": "cuu em, em bi nhot o lao"},
@@ -53,6 +56,8 @@ async def test_message_gets_the_bots_answer_and_files_a_ticket(
     assert response.status_code == 200
     messages = response.json()["messages"]
     assert messages and "113" in messages[0]["text"]
+    # The page has its answer first; the ticket is filed right after, in the background.
+    await runtime.service.drain()
     with Session(api_state.engine) as session:
         (ticket,) = session.exec(select(Ticket)).all()
     assert ticket.channel == "webchat" and ticket.priority == "P1"
@@ -67,6 +72,43 @@ async def test_message_gets_the_bots_answer_and_files_a_ticket(
         },
     )
     assert again.json()["messages"] == []
+
+
+async def test_the_answer_does_not_wait_for_the_ticket_to_be_filed(
+    chat: tuple[httpx.AsyncClient, BotRuntime],
+    api_state: AppState,
+    transport: SwitchableTransport,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The person locked in somewhere reads "call 113" and the code at once, however slow the
+    # API is to take the ticket.
+    client, runtime = chat
+    api_free = threading.Event()
+    create = transport.inner.create
+
+    def slow_create(*args: Any, **kwargs: Any) -> Any:
+        assert api_free.wait(10)
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(transport.inner, "create", slow_create)
+    response = await asyncio.wait_for(
+        client.post(
+            "/webchat/messages",
+            json={"session_id": SESSION, "message_id": "s1", "text": "cứu em, em bị nhốt ở Lào"},
+        ),
+        timeout=5,
+    )
+    messages = response.json()["messages"]
+    assert "113" in messages[0]["text"] and "TIP-" in " ".join(m["text"] for m in messages)
+    with Session(api_state.engine) as session:
+        assert session.exec(select(Ticket)).all() == []
+    api_free.set()
+    await runtime.service.drain()
+    with Session(api_state.engine) as session:
+        (ticket,) = session.exec(select(Ticket)).all()
+    assert ticket.priority == "P1" and ticket.reference_code in messages[0]["text"] + "".join(
+        m["text"] for m in messages
+    )
 
 
 async def test_staff_messages_wait_for_the_page_to_fetch_them(

@@ -97,9 +97,10 @@ class Outbox:
         code yet and would refuse it for good. Whoever delivers that ticket sends the items
         waiting behind it at once (else the next background round does, in order)."""
         delivered = 0
-        waiting = self._behind_earlier(items)
+        waiting: set[str] = set()
         created: list[str] = []
         try:
+            waiting = self._behind_earlier(items)
             for item in items:
                 if item.reference_code in waiting:
                     continue

@@ -65,6 +65,17 @@ def lease_pending_row(
         return taken
 
 
+def free_pending_rows(engine: Engine, model: type[Any], row_ids: list[Any]) -> None:
+    """Lets go of the leases of rows of a work queue (`id`, `leased_until`) in one
+    transaction: anyone's to take at once, not after the lease runs out."""
+    if not row_ids:
+        return
+    table = model.__table__
+    with Session(engine) as session:
+        session.execute(update(table).where(table.c.id.in_(row_ids)).values(leased_until=None))
+        session.commit()
+
+
 IDLE_ROUNDS = 5
 
 

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, func, select
 from bot.intake.transport import IntakeTransport, Rejected, Unavailable
 from bot.models import OutboxItem
 from intake_api.db import utcnow
-from intake_api.leases import LeaseKeeper, lease_pending_row
+from intake_api.leases import LeaseKeeper, free_pending_rows, lease_pending_row
 
 log = structlog.get_logger("bot.outbox")
 
@@ -114,7 +114,8 @@ class Outbox:
         finally:
             self.leases.drop(*[item.id for item in items])
         if waiting:
-            self._let_go([item for item in items if item.reference_code in waiting])
+            ids = [item.id for item in items if item.reference_code in waiting]
+            free_pending_rows(self._engine, OutboxItem, ids)
         for code in created:
             delivered += self.deliver_pending(reference_code=code)
         return delivered
@@ -140,16 +141,6 @@ class Outbox:
                 .group_by(col(OutboxItem.reference_code))
             ).all()
         return {code for code, lowest in earliest if lowest < first[code]}
-
-    def _let_go(self, items: list[OutboxItem]) -> None:
-        table = OutboxItem.__table__  # type: ignore[attr-defined]
-        with Session(self._engine) as session:
-            session.execute(
-                update(table)
-                .where(table.c.id.in_([item.id for item in items]))
-                .values(leased_until=None)
-            )
-            session.commit()
 
     def _lease(self, item: OutboxItem) -> bool:
         return lease_pending_row(self._engine, OutboxItem, item.id, LEASE)

@@ -35,7 +35,7 @@ from bot.messaging.ratelimit import RateLimiter
 from bot.models import InboundRecord, OutboxItem, OutgoingMessage
 from bot.models import outgoing_table as _outgoing
 from intake_api.db import utcnow
-from intake_api.leases import LeaseKeeper, lease_pending_row
+from intake_api.leases import LeaseKeeper, free_pending_rows, lease_pending_row
 from intake_api.metrics import DELIVERY_FAILURES, MESSAGES_IN
 
 log = structlog.get_logger("bot.service")
@@ -440,13 +440,7 @@ class BotService:
 
     def _unlease(self, rows: list[OutgoingMessage]) -> None:
         self.sending.drop(*[row.id for row in rows])
-        with Session(self._engine) as session:
-            session.execute(
-                update(OutgoingMessage)
-                .where(col(OutgoingMessage.id).in_([row.id for row in rows]))
-                .values(leased_until=None)
-            )
-            session.commit()
+        free_pending_rows(self._engine, OutgoingMessage, [row.id for row in rows])
 
     def _lease(self, row: OutgoingMessage) -> bool:
         taken = lease_pending_row(self._engine, OutgoingMessage, row.id, SEND_LEASE)

@@ -62,7 +62,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # wip/zalo-platform-integration.md, error code table].
 TOKEN_ERRORS = frozenset({-216, -220})
 # Errors after which resending the same message to the same person cannot succeed (same 3P
-# table; -230 also confirmed by khoicodedao/Poto_platform docs/FIX_ERROR_230.md and subiz docs):
+# table; -230 also confirmed by the GitHub repository khoicodedao/Poto_platform, in its
+# FIX_ERROR_230.md, and by subiz's documentation):
 # -201 a parameter (the recipient) is invalid, -213 the user does not follow the OA,
 # -227 the user is banned or inactive for over 45 days, -230/-232 the user is outside the 7-day
 # interaction window (only a template message could reach them now), -233 unsupported message

@@ -89,14 +89,6 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
 
 
-class Throttled(Exception):
-    """The sender is flooding: the message is stored, and the platform is asked to slow down."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many messages; retry after {retry_after} s")
-        self.retry_after = retry_after
-
-
 # What a channel calls with each authentic inbound message. It returns once the message is
 # stored (so the channel may acknowledge the platform): True for a new message, False for a
 # platform's retry of one already stored. It raises `Throttled` for a flooding sender.

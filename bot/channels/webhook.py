@@ -1,16 +1,16 @@
 """The one answer every webhook gives the platform (docs/architecture.md, step 2): a message
-stored (new or a retry) is acknowledged with 200; a flooding sender gets 429 with
-`Retry-After`, the platform's own way of slowing down; a message that could not be stored gets
-503, so the platform delivers it again and nothing acknowledged is ever lost."""
+stored (new or a retry) is acknowledged with 200, a flooding sender's too (it is answered after
+its window: a 429 would stall the platform's whole queue, every other person's messages with
+it); input the API would refuse gets 400 before anything is stored; a message that could not be
+stored gets 503, so the platform delivers it again and nothing acknowledged is ever lost."""
 
 from __future__ import annotations
 
 import logging
-import math
 import traceback
 from dataclasses import dataclass, field
 
-from bot.contract import InboundHandler, InboundMessage, Throttled, problem_with
+from bot.contract import InboundHandler, InboundMessage, problem_with
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,6 @@ async def hand_over(handler: InboundHandler, message: InboundMessage) -> bool | 
         return Refusal(400, problem)
     try:
         return await handler(message)
-    except Throttled as exc:
-        seconds = max(1, math.ceil(exc.retry_after))
-        log.info("%s inbound throttled for %ds", message.channel, seconds)
-        return Refusal(
-            429,
-            "too many messages from this sender; try again later",
-            {"Retry-After": str(seconds)},
-        )
     except Exception as exc:
         log_failure(message.channel, exc)
         return Refusal(503, "message not stored; try again later")

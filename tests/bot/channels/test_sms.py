@@ -19,7 +19,7 @@ from twilio.request_validator import RequestValidator
 from bot.channels.sms.channel import WEBHOOK_PATH, SmsChannel, webhook_router
 from bot.channels.sms.segments import count_segments, encoding, length_units, strip_diacritics
 from bot.config import BotSettings
-from bot.contract import DeliveryError, InboundMessage, OutboundText, Throttled
+from bot.contract import DeliveryError, InboundMessage, OutboundText
 from tests.bot.channels.fake_twilio import FakeTwilio, twilio_error
 from tests.bot.nlu.fake_rasa import closed_port_url
 
@@ -266,16 +266,6 @@ def test_twilio_retrying_one_sms_gives_the_same_message_id_each_time(
 
     assert [m.message_id for m in handler.received] == [MESSAGE_SID] * 3
     assert {m.text for m in handler.received} == {ACCENTED}
-
-
-def test_rate_limited_sender_gets_429_with_retry_after() -> None:
-    handler = RecordingHandler(error=Throttled(30))
-    client = webhook_client(handler)
-    form = twilio_form()
-    response = client.post(WEBHOOK_PATH, data=form, headers=signed(form))
-
-    assert response.status_code == 429
-    assert response.headers["Retry-After"] == "30"
 
 
 def test_logs_name_the_message_sid_but_never_the_number_or_text(

@@ -25,7 +25,7 @@ from bot.channels.telegram.channel import (
 )
 from bot.channels.text import split_text
 from bot.config import BotSettings
-from bot.contract import DeliveryError, InboundMessage, OutboundText, Throttled
+from bot.contract import DeliveryError, InboundMessage, OutboundText
 from tests.bot.channels.fake_telegram import TOKEN, FakeTelegram, text_update
 
 SECRET = "s3cret_Token-for-tests"
@@ -389,19 +389,6 @@ async def test_logs_carry_update_id_and_type_but_no_text_or_chat(
     assert "Nguyễn" not in caplog.text
     assert "0912345678" not in caplog.text
     assert "777888" not in caplog.text
-
-
-async def test_flood_limited_handler_turns_into_429_with_retry_after(fake: FakeTelegram) -> None:
-    tg = channel_for(fake)
-    app = FastAPI()
-    app.include_router(tg.router(RecordingHandler(error=Throttled(retry_after=30))))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as http:
-        response = await post_update(http, text_update(1, "spam"))
-
-    assert response.status_code == 429
-    assert response.headers["Retry-After"] == "30"
 
 
 async def test_storage_failure_is_not_acknowledged_and_its_message_not_logged(

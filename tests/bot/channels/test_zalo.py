@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from bot.channels.text import split_text
 from bot.channels.zalo.channel import MAX_TEXT_UNITS, ZaloChannel
 from bot.config import BotSettings
-from bot.contract import DeliveryError, InboundMessage, OutboundText, Throttled
+from bot.contract import DeliveryError, InboundMessage, OutboundText
 from tests.bot.channels.fake_zalo import FakeZalo, Reply
 from tests.bot.nlu.fake_rasa import closed_port_url
 
@@ -402,17 +402,6 @@ async def test_same_msg_id_delivered_three_times_keeps_the_same_message_id(
         assert response.status_code == 200
 
     assert [m.message_id for m in handler.messages] == ["dup-42"] * 3
-
-
-async def test_handler_rate_limit_becomes_429_with_retry_after() -> None:
-    handler = RecordingHandler(error=Throttled(30))
-    raw, headers = signed(text_event(ACCENTED))
-
-    async with client_for(handler) as client:
-        response = await post(client, raw, headers)
-
-    assert response.status_code == 429
-    assert response.headers["Retry-After"] == "30"
 
 
 async def test_handler_failure_is_not_acknowledged_and_not_logged_with_its_text(

@@ -69,3 +69,24 @@ def test_pickle_round_trip(engine: EmbeddedNLU) -> None:
     copy = pickle.loads(pickle.dumps(engine))
     text = "con gái tôi mất liên lạc ở Bình Dương"
     assert copy.parse(text) == engine.parse(text)
+
+
+# A person opening a report says so before the details; "báo tin" is also the word of many
+# questions about reporting ("báo tin có bị lộ tên không"), which the engine once took these for
+# and answered with an FAQ instead of starting the report. None of these is a training sentence.
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("em muốn báo tin về một vụ lừa đảo đi làm ở nước ngoài", "report_trafficking"),
+        ("em muon bao tin ve mot vu lua dao di lam o nuoc ngoai", "report_trafficking"),
+        ("tôi muốn báo tin, bạn tôi bị lừa sang Campuchia", "report_trafficking"),
+        ("cho minh bao mot vu lua di lam nuoc ngoai", "report_trafficking"),
+        ("muon bao tin thi goi so may vay", "ask_hotline"),
+        ("người báo tin có được giữ kín tên không", "ask_info"),
+        ("bao tin o day co bi lo ten khong ad", "ask_info"),
+    ],
+)
+def test_wanting_to_report_opens_a_report_and_a_question_about_reporting_is_a_question(
+    real_engine: EmbeddedNLU, text: str, intent: str
+) -> None:
+    assert real_engine.parse(text)["intent"]["name"] == intent

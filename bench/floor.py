@@ -15,6 +15,8 @@ from fastapi import FastAPI, Request
 from sqlalchemy import BigInteger, Column, DateTime, MetaData, Table, Text, create_engine, func
 from starlette.concurrency import run_in_threadpool
 
+from intake_api.db import POOL_SIZE
+
 metadata = MetaData()
 floor_rows = Table(
     "bench_floor",
@@ -26,8 +28,8 @@ floor_rows = Table(
 
 
 def make_app(database_url: str) -> FastAPI:
-    # The service's pool size, so the floor has the same number of connections to work with.
-    engine = create_engine(database_url, pool_size=10, max_overflow=20)
+    # The service's pool, so the floor has the same number of connections to work with.
+    engine = create_engine(database_url, pool_size=POOL_SIZE, max_overflow=0)
     metadata.create_all(engine)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 

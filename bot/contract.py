@@ -91,7 +91,8 @@ class DeliveryError(Exception):
 
 # What a channel calls with each authentic inbound message. It returns once the message is
 # stored (so the channel may acknowledge the platform): True for a new message, False for a
-# platform's retry of one already stored. It raises `Throttled` for a flooding sender.
+# platform's retry of one already stored. A flooding sender's message is stored and acknowledged
+# too (answered after its window); anything raised means it was not stored.
 InboundHandler = Callable[[InboundMessage], Awaitable[bool]]
 
 

@@ -38,8 +38,9 @@ def _burst(engine: Engine, workers: int) -> set[int]:
 
 
 def test_bursts_of_concurrent_transactions_reuse_the_same_connections(
-    postgres_engine: Engine,
+    postgres_engine: Engine,  # the server is there (skipped, or failed in CI, where not)
 ) -> None:
+    # An engine of the test's own: its pool starts empty, whatever other tests left open.
     engine = make_engine(POSTGRES_URL)
     try:
         first = _burst(engine, POOL_SIZE)

@@ -40,8 +40,10 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import Application
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.channels.http import PlatformTransport
 from bot.channels.text import split_text
 from bot.channels.webhook import Refusal, hand_over
 from bot.config import BotSettings
@@ -69,6 +71,10 @@ ALLOWED_UPDATES: Final = ("message", "callback_query")
 MAX_TEXT_UTF16: Final = 4096
 # secret_token: 1-256 characters from A-Z a-z 0-9 _ - (docs/platforms.md 1.2).
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# The connections to the Bot API: PTB's Application's own default pool size.
+SEND_POOL: Final = 256
+# PTB's default connect timeout (seconds).
+SEND_CONNECT_TIMEOUT: Final = 5.0
 _T = TypeVar("_T")
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -119,6 +125,7 @@ class TelegramChannel(ChannelBase):
                 Application.builder()
                 .token(settings.telegram_token)
                 .base_url(settings.telegram_api_base)
+                .request(send_request())
                 .updater(None)
                 .build()
             )
@@ -344,6 +351,19 @@ class TelegramChannel(ChannelBase):
 
 
 # -- receive: update → InboundMessage ---------------------------------------------------------
+
+
+def send_request() -> HTTPXRequest:
+    """python-telegram-bot's request object on aiohttp's pool (bot/channels/http.py), as large
+    as the pool PTB's Application gives itself. aiohttp counts waiting for a free connection
+    and opening one as one timeout: it gets the connect timeout, not PTB's 1 s pool wait, so a
+    slow network opening a connection is not cut shorter than before."""
+    return HTTPXRequest(
+        connection_pool_size=SEND_POOL,
+        pool_timeout=SEND_CONNECT_TIMEOUT,
+        connect_timeout=SEND_CONNECT_TIMEOUT,
+        httpx_kwargs={"transport": PlatformTransport(SEND_POOL)},
+    )
 
 
 def inbound_from_update(update: Update) -> InboundMessage | None:

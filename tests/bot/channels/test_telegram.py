@@ -22,6 +22,7 @@ from bot.channels.telegram.channel import (
     WEBHOOK_PATH,
     TelegramChannel,
     inbound_from_update,
+    send_request,
 )
 from bot.channels.text import split_text
 from bot.config import BotSettings
@@ -63,12 +64,10 @@ def settings_for(fake: FakeTelegram, secret: str | None = SECRET) -> BotSettings
 
 
 def channel_for(fake: FakeTelegram, secret: str | None = SECRET) -> TelegramChannel:
-    """The adapter with the application the default builder makes, on cheap HTTP clients.
-
-    Certificate loading costs ~30 ms per client and the fake speaks plain HTTP on 127.0.0.1,
-    so skipping it keeps the suite fast; `test_start_registers_the_webhook_with_the_secret`
-    covers the adapter's own builder.
-    """
+    """The adapter with the application the default builder makes: the sends on the
+    adapter's own request object, polling on a cheap HTTP client (certificate loading costs
+    ~30 ms per client and the fake speaks plain HTTP on 127.0.0.1);
+    `test_start_registers_the_webhook_with_the_secret` covers the adapter's own builder."""
     settings = settings_for(fake, secret)
     assert settings.telegram_token is not None
     application = (
@@ -76,7 +75,7 @@ def channel_for(fake: FakeTelegram, secret: str | None = SECRET) -> TelegramChan
         .token(settings.telegram_token)
         .base_url(settings.telegram_api_base)
         .updater(None)
-        .request(HTTPXRequest(httpx_kwargs={"verify": False}))
+        .request(send_request())
         .get_updates_request(HTTPXRequest(httpx_kwargs={"verify": False}))
         .build()
     )

@@ -1,0 +1,93 @@
+"""The platforms' HTTP transport (bot/channels/http.py): the channels send through aiohttp's
+pool and still fail the way the delivery rules expect (a slow or vanished platform is a
+failure to try again, never a crash), and Telegram's client works again after a restart."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.zalo.channel import ZaloChannel
+from bot.config import BotSettings
+from bot.contract import DeliveryError, OutboundText
+from tests.bot.channels.fake_telegram import TOKEN, FakeTelegram
+from tests.local_http import LocalHTTPServer, QuietHandler
+
+
+def zalo_settings(base: str) -> BotSettings:
+    return BotSettings(
+        zalo_app_id="app-1",
+        zalo_app_secret="app-secret",
+        zalo_oa_secret_key="oa-secret-key",
+        zalo_access_token="access-0",
+        zalo_refresh_token="refresh-0",
+        zalo_openapi_base=base,
+        zalo_oauth_base=base,
+    )
+
+
+def reply(channel: str, to: str) -> OutboundText:
+    return OutboundText(channel=channel, recipient_id=to, text="Hãy gọi ngay 113")
+
+
+class Slow(QuietHandler):
+    """Reads the request and answers after 1.5 s."""
+
+    def do_POST(self) -> None:
+        self.read_body()
+        time.sleep(1.5)
+        self.send_json(200, b'{"error": 0, "data": {"message_id": "late"}}', client_may_leave=True)
+
+
+class Vanishing(QuietHandler):
+    """Reads the request and hangs up without a word (a proxy dropping the connection)."""
+
+    def do_POST(self) -> None:
+        self.read_body()
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture(params=[Slow, Vanishing], ids=["answers too late", "hangs up"])
+def broken(request: pytest.FixtureRequest) -> Iterator[LocalHTTPServer]:
+    server = LocalHTTPServer(request.param).start()
+    yield server
+    server.stop()
+
+
+async def test_a_platform_too_slow_or_hanging_up_is_a_failure_to_try_again(
+    broken: LocalHTTPServer,
+) -> None:
+    async with ZaloChannel(zalo_settings(broken.url), timeout=0.5) as zalo:
+        with pytest.raises(DeliveryError) as failure:
+            await zalo.send(reply("zalo", "246845883529197922"))
+
+    assert failure.value.permanent is False
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    server = FakeTelegram().start()
+    yield server
+    server.stop()
+
+
+async def test_telegram_sends_again_after_the_channel_was_stopped_and_started(
+    fake: FakeTelegram,
+) -> None:
+    # python-telegram-bot builds a new httpx client around the same transport when it is
+    # initialised again; the transport must not stay on the session closed at shutdown.
+    channel = TelegramChannel(BotSettings(telegram_token=TOKEN, telegram_api_base=fake.base_url))
+    await channel.start()
+    await channel.send(reply("telegram", "1001"))
+    await channel.stop()
+
+    await channel.start()
+    await channel.send(reply("telegram", "1002"))
+    await channel.stop()
+
+    sent = [call.params["chat_id"] for call in fake.calls_of("sendMessage")]
+    assert [str(chat) for chat in sent] == ["1001", "1002"]

@@ -41,6 +41,10 @@ class LocalHTTPServer(ThreadingHTTPServer):
     """`handler` served on 127.0.0.1 at a free port, from a background thread."""
 
     daemon_threads = True
+    # socketserver listens with a backlog of 5: a burst of replies opening connections at once
+    # (the load bench, the fault tests' streams) overflowed it, and each dropped connection
+    # waited a second for its SYN to be sent again. A platform's servers take the burst.
+    request_queue_size = 128
 
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__(("127.0.0.1", 0), handler)

@@ -207,6 +207,7 @@ class Load:
         messages: int | None,
         warmup: float,
         first_only: bool,
+        channels: tuple[str, ...] = CHANNELS,
         rescue_share: float,
         seed: int,
         rate: float | None = None,
@@ -218,6 +219,7 @@ class Load:
         self.limit = min(messages or MAX_MESSAGES, MAX_MESSAGES)
         self.warmup = warmup
         self.first_only = first_only
+        self.channels = channels
         self.rescue_share = rescue_share
         self.rate = rate  # messages offered a second (open loop); None: closed loop
         self.behind = 0  # arrivals dropped by the open loop: the service did not keep up
@@ -273,7 +275,7 @@ class Load:
                 reporter = make_reporter(
                     len(self.reporters),
                     self.rng,
-                    CHANNELS,
+                    self.channels,
                     rescue_share=self.rescue_share,
                     lengths=lengths,
                 )
@@ -574,6 +576,7 @@ async def run_service(
             messages=args.messages,
             warmup=args.warmup,
             first_only=args.first_only,
+            channels=args.channels,
             rescue_share=args.rescue_share,
             seed=args.seed,
             rate=args.rate,
@@ -823,10 +826,18 @@ def parse() -> argparse.Namespace:
         help="open loop: messages offered a second, Poisson arrivals (default: --clients "
         "closed-loop senders)",
     )
+    parser.add_argument(
+        "--channels",
+        type=lambda v: tuple(c.strip() for c in v.split(",") if c.strip()),
+        default=CHANNELS,
+        help=f"the reporters' channels, shared evenly (default: {','.join(CHANNELS)})",
+    )
     parser.add_argument("--seed", type=int, default=8)
     args = parser.parse_args()
     if args.clients < 1 or not 1 <= args.duration <= 3600 or min(args.processes) < 1:
         parser.error("--clients and --processes at least 1, --duration 1-3600 s")
+    if not args.channels or set(args.channels) - set(CHANNELS):
+        parser.error(f"--channels: one or more of {','.join(CHANNELS)}")
     if args.rate is not None and not 0 < args.rate <= 5000:
         parser.error("--rate: messages a second, above 0 and at most 5000")
     return args

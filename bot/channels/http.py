@@ -2,19 +2,21 @@
 channel's httpx clients).
 
 httpx's own connection pool (httpcore 1.0) walks every pooled connection for every queued
-request, each time a request starts or ends: its CPU per request grows with the number of
-sends in flight. Against a platform that keeps connections alive (Telegram, Zalo) with 64
-replies on their way, a send cost 5.4 ms of CPU instead of 1.8 ms at 16 (`bench/platform_send.py`;
-the upstream issue: encode/httpcore#1035), and under the load bench the sends took a quarter
-of the service's CPU. aiohttp's connector keeps its pool per host and parses in C; httpx's API
-(what python-telegram-bot is written against) stays, through httpx-aiohttp's transport.
+request, each time a request starts or ends (encode/httpcore pull request 1035): its CPU per
+request grows with the sends in flight. Against a server keeping connections alive, as
+Telegram's does, a send cost 6.3 ms of CPU with 64 on their way and 1.6 ms with 16; through
+aiohttp's pool 0.85 and 1.1 ms (`bench/platform_send.py`). Under the load bench the sends had
+taken a quarter of the service's profile. httpx's API, which python-telegram-bot is written
+against, stays: httpx-aiohttp's transport puts aiohttp's connector under it.
 """
 
 from __future__ import annotations
 
 import functools
 import ssl
+import urllib.request
 
+import aiohttp
 import httpx
 from aiohttp import ClientSession
 from httpx_aiohttp import AiohttpTransport
@@ -36,11 +38,33 @@ class PlatformTransport(AiohttpTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if isinstance(self.client, ClientSession) and self.client.closed:
             self.client = None
-        return await super().handle_async_request(request)
+        try:
+            return await super().handle_async_request(request)
+        except httpx.ConnectTimeout as exc:
+            # httpx-aiohttp reports every aiohttp connection error as a connect timeout. What
+            # an operator reads of a degraded channel must say what happened, as httpx's own
+            # transport does: nothing listening or no such host, or a server hanging up.
+            cause = exc.__cause__
+            if isinstance(cause, aiohttp.ClientConnectorError):
+                raise httpx.ConnectError(str(exc), request=request) from cause
+            if isinstance(cause, aiohttp.ServerDisconnectedError):
+                raise httpx.RemoteProtocolError(str(exc), request=request) from cause
+            raise
 
     async def aclose(self) -> None:
         await super().aclose()
         self.client = None
+
+
+def platform_transport(max_connections: int = 100) -> PlatformTransport | None:
+    """The transport for a platform's httpx client; None (httpx's own) when the environment
+    names a proxy (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`: the way to reach Telegram where it
+    is blocked). Given a transport, httpx no longer reads those variables, and aiohttp's would
+    connect directly: a deployment behind a proxy keeps httpx's routing, `NO_PROXY` included."""
+    proxies = urllib.request.getproxies()
+    if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
+        return None
+    return PlatformTransport(max_connections)
 
 
 @functools.cache

@@ -43,7 +43,7 @@ from telegram.ext import Application
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.http import PlatformTransport
+from bot.channels.http import platform_transport
 from bot.channels.text import split_text
 from bot.channels.webhook import Refusal, hand_over
 from bot.config import BotSettings
@@ -155,6 +155,10 @@ class TelegramChannel(ChannelBase):
             await self._application.shutdown()
         else:
             await self._bot.shutdown()
+        # A start that failed (Telegram unreachable) leaves PTB uninitialised, and its
+        # shutdown then returns at once: the send client the failed getMe opened is closed
+        # here either way (closing it twice is nothing).
+        await self._bot.request.shutdown()
 
     async def register_webhook(self, url: str) -> None:
         # Without a secret the route refuses every request, so a webhook would only lose updates.
@@ -362,7 +366,7 @@ def send_request() -> HTTPXRequest:
         connection_pool_size=SEND_POOL,
         pool_timeout=SEND_CONNECT_TIMEOUT,
         connect_timeout=SEND_CONNECT_TIMEOUT,
-        httpx_kwargs={"transport": PlatformTransport(SEND_POOL)},
+        httpx_kwargs={"transport": platform_transport(SEND_POOL)},
     )
 
 

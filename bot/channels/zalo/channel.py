@@ -29,7 +29,7 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from bot.channels.http import PlatformTransport
+from bot.channels.http import platform_transport
 from bot.channels.text import split_text
 from bot.channels.webhook import Refusal, hand_over
 from bot.channels.zalo.token_store import TokenStore
@@ -402,7 +402,7 @@ class ZaloChannel(ChannelBase):
             raise ValueError("the Zalo channel needs HOTLINE_ZALO_ACCESS_TOKEN")
         self._settings = settings
         self._send_url = settings.zalo_openapi_base.rstrip("/") + SEND_PATH
-        self._client = httpx.AsyncClient(timeout=timeout, transport=PlatformTransport())
+        self._client = httpx.AsyncClient(timeout=timeout, transport=platform_transport())
         self.tokens = ZaloTokens(
             app_id=settings.zalo_app_id,
             app_secret=settings.zalo_app_secret,

@@ -46,7 +46,12 @@ class LocalHTTPServer(ThreadingHTTPServer):
     # waited a second for its SYN to be sent again. A platform's servers take the burst.
     request_queue_size = 128
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+    def __init__(self, handler: type[BaseHTTPRequestHandler], *, keep_alive: bool = False) -> None:
+        if keep_alive:
+            # HTTP/1.1: a connection serves request after request, as the platforms' servers
+            # do (every answer carries its Content-Length). HTTP/1.0, the default, closes
+            # each connection after one answer.
+            handler = type(handler.__name__, (handler,), {"protocol_version": "HTTP/1.1"})
         super().__init__(("127.0.0.1", 0), handler)
         self._thread: threading.Thread | None = None
 

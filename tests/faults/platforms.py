@@ -7,6 +7,9 @@ A hung call still delivers, as the real platforms do when the client gives up wa
 person has the message, but the bot was never told. Only a call answered in time is
 `confirmed`; a second copy of a confirmed message is a duplicate the bot must never send, a
 second copy of an unconfirmed one is the price of sending at least once.
+
+They keep connections alive across requests, as the platforms' servers do: the bot's clients
+reuse them (and must cope with one a killed or restarted process left behind).
 """
 
 from __future__ import annotations
@@ -119,7 +122,7 @@ class RecordingTelegram(FakeTelegram, _Weathered):
     """Also holds sends like a slow network (`hold_sends`, `hold_next_sends`)."""
 
     def __init__(self, phones: Phones, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**{"keep_alive": True, **kwargs})
         self.phones = phones
         self.weather = Weather()
         self._hold_lock = threading.Lock()
@@ -173,7 +176,7 @@ class RecordingTelegram(FakeTelegram, _Weathered):
             do_GET = _handle
             do_POST = _handle
 
-        self.server = LocalHTTPServer(Handler).start()
+        self.server = LocalHTTPServer(Handler, keep_alive=self.keep_alive).start()
         return self
 
     def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -211,7 +214,7 @@ class RecordingTelegram(FakeTelegram, _Weathered):
 
 class RecordingZalo(FakeZalo, _Weathered):
     def __init__(self, phones: Phones, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**{"keep_alive": True, **kwargs})
         self.phones = phones
         self.weather = Weather()
 
@@ -248,7 +251,7 @@ class RecordingZalo(FakeZalo, _Weathered):
 
 class RecordingTwilio(FakeTwilio, _Weathered):
     def __init__(self, phones: Phones, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**{"keep_alive": True, **kwargs})
         self.phones = phones
         self.weather = Weather()
 

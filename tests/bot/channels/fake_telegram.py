@@ -49,6 +49,8 @@ class FakeTelegram:
     pending_updates: list[dict[str, Any]] = field(default_factory=list)
     webhook_url: str = ""
     server: LocalHTTPServer | None = None
+    # Connections kept alive across requests, as the real platform's servers do.
+    keep_alive: bool = False
     _lock: threading.Condition = field(default_factory=threading.Condition)
     _next_message_id: int = 1000
     _closing: bool = False
@@ -172,7 +174,7 @@ class FakeTelegram:
             do_GET = _handle
             do_POST = _handle
 
-        self.server = LocalHTTPServer(Handler).start()
+        self.server = LocalHTTPServer(Handler, keep_alive=self.keep_alive).start()
         return self
 
     def stop(self) -> None:

@@ -76,6 +76,8 @@ class FakeTwilio:
     replies: deque[Reply] = field(default_factory=deque)
     requests: list[RecordedRequest] = field(default_factory=list)
     server: LocalHTTPServer | None = None
+    # Connections kept alive across requests, as the real platform's servers do.
+    keep_alive: bool = False
     # Recordings this account holds, by RecordingSid.
     recordings: dict[str, bytes] = field(default_factory=dict)
 
@@ -146,7 +148,7 @@ class FakeTwilio:
             do_GET = _handle
             do_POST = _handle
 
-        self.server = LocalHTTPServer(Handler).start()
+        self.server = LocalHTTPServer(Handler, keep_alive=self.keep_alive).start()
         return self
 
     def stop(self) -> None:

@@ -57,6 +57,8 @@ class FakeZalo:
     send_replies: deque[Reply] = field(default_factory=deque)
     token_replies: deque[Reply] = field(default_factory=deque)
     requests: list[RecordedRequest] = field(default_factory=list)
+    # Connections kept alive across requests, as the real platform's servers do.
+    keep_alive: bool = False
     server: LocalHTTPServer | None = None
     _issued: int = 0
     _sent: int = 0
@@ -155,7 +157,7 @@ class FakeZalo:
                 reply = fake.answer(request)
                 self.send_json(reply.status, json.dumps(reply.body).encode())
 
-        self.server = LocalHTTPServer(Handler).start()
+        self.server = LocalHTTPServer(Handler, keep_alive=self.keep_alive).start()
         return self
 
     def stop(self) -> None:

@@ -33,6 +33,8 @@ from intake_api.leases import LeaseKeeper, take_lease
 # Renewed while the turn runs (a slow NLU call to a remote Rasa keeps it), so it only has to
 # outlast a missed renewal: a conversation whose process died is worked again within seconds.
 LEASE = timedelta(seconds=8)
+# How often a turn waiting for a conversation another worker holds tries its lease again.
+LEASE_POLL_SECONDS = 0.02
 
 
 class ConversationBusy(Exception):
@@ -179,7 +181,7 @@ class ConversationStore:
                 session.rollback()
             if time.monotonic() > deadline:
                 raise ConversationBusy(conversation_id)
-            time.sleep(0.02)
+            time.sleep(LEASE_POLL_SECONDS)
 
     def _lease_turn(
         self, session: Session, conversation_id: str, now: datetime, include_deferred: bool

@@ -30,7 +30,12 @@ from starlette.concurrency import run_in_threadpool
 from bot.contract import Channel, DeliveryError, InboundMessage, OutboundText
 from bot.dialogue.engine import Dialogue
 from bot.intake.client import IntakeClient
-from bot.messaging.conversations import ConversationBusy, ConversationStore, TurnStart
+from bot.messaging.conversations import (
+    LEASE_POLL_SECONDS,
+    ConversationBusy,
+    ConversationStore,
+    TurnStart,
+)
 from bot.messaging.ratelimit import RateLimiter
 from bot.models import InboundRecord, OutboxItem, OutgoingMessage
 from bot.models import outgoing_table as _outgoing
@@ -319,17 +324,28 @@ class BotService:
         answer_first: bool = False,
     ) -> None:
         """`answer_first`: the person waits in this same request (the web chat), which then
-        returns once the answer is out, before the turn's filings are delivered."""
-        try:
-            worked = await run_in_threadpool(
-                self.process, conversation_id, include_deferred, wait_seconds, start
-            )
-        except ConversationBusy:
-            return  # another worker holds it and will answer these messages too
-        except Exception:
-            # Stays stored as unprocessed; the background rounds try again.
-            log.exception("processing_failed", conversation_id=conversation_id)
-            return
+        returns once the answer is out, before the turn's filings are delivered.
+
+        A conversation another worker holds is waited for here, between tries, up to
+        `wait_seconds`: not asleep in a database thread, where each waiting message would
+        hold one of the threads every other person's message needs to be stored and worked
+        (a dead process's lease held them for seconds)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        while True:
+            try:
+                worked = await run_in_threadpool(
+                    self.process, conversation_id, include_deferred, 0.0, start
+                )
+                break
+            except ConversationBusy:
+                if loop.time() >= deadline:
+                    return  # another worker holds it and will answer these messages too
+                await asyncio.sleep(LEASE_POLL_SECONDS)
+            except Exception:
+                # Stays stored as unprocessed; the background rounds try again.
+                log.exception("processing_failed", conversation_id=conversation_id)
+                return
         await self._finish(worked, answer_first)
 
     async def _finish(self, worked: Worked, answer_first: bool = False) -> None:

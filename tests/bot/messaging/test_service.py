@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import anyio.to_thread
 import pytest
 from sqlmodel import Session, select
 
@@ -187,6 +188,47 @@ async def test_messages_of_one_person_racing_each_other_are_all_answered_once(
     assert conversation.locked_until is None and waiting == []
     shown = _shown(api_state)
     assert len(shown) == 3 and len(set(shown)) == 1  # one greeting for each
+
+
+async def test_messages_waiting_for_a_held_conversation_leave_the_threads_to_everyone_else(
+    runtime: BotRuntime, api_state: AppState
+) -> None:
+    # A process that died mid-turn still holds this person's conversation (its lease has a
+    # few seconds left); two more of the person's messages arrive and wait for it. Meanwhile
+    # another person writes: storing and answering that message needs a database thread, and
+    # here there are only two, as many as the messages waiting.
+    telegram = runtime.channels["telegram"]
+    assert isinstance(telegram, RecordingChannel)
+    held, other = "1000001", "1000002"
+    store = runtime.service.store
+    stored = store.store_inbound(_msg("xin chào", held, "telegram"), lease=True)
+    assert stored is not None
+    store.leases.drop(stored.conversation_id)  # its holder is gone
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    threads = limiter.total_tokens
+    limiter.total_tokens = 2
+    try:
+        for n in range(2):
+            await runtime.service.accept(_msg(f"alo {n}", held, "telegram"))
+        await asyncio.sleep(0.3)  # both waiting for the held conversation
+
+        await asyncio.wait_for(runtime.service.accept(_msg("xin chào", other, "telegram")), 5)
+        for _ in range(250):  # answered in the background, the waiting ones still waiting
+            if telegram.sent:
+                break
+            await asyncio.sleep(0.02)
+        assert [m.recipient_id for m in telegram.sent] == [other]
+    finally:
+        limiter.total_tokens = threads
+        # The dead holder's lease runs out: the waiting messages are answered.
+        with Session(api_state.engine) as session:
+            conversation = session.get(Conversation, stored.conversation_id)
+            assert conversation is not None
+            conversation.locked_until = None
+            session.add(conversation)
+            session.commit()
+        await runtime.service.drain()
+    assert [m.recipient_id for m in telegram.sent].count(held) >= 2
 
 
 def test_two_first_messages_of_one_new_sender_racing_make_one_conversation(

@@ -34,9 +34,7 @@ SERVE_FAKE = """
 import sys, time
 sys.path.insert(0, sys.argv[2])
 from tests.bot.channels.fake_telegram import FakeTelegram
-from tests.local_http import QuietHandler
-QuietHandler.protocol_version = "HTTP/" + sys.argv[1]
-fake = FakeTelegram().start()
+fake = FakeTelegram(keep_alive=sys.argv[1] == "1.1").start()
 print(fake.base_url, flush=True)
 time.sleep(3600)
 """

@@ -18,20 +18,9 @@ from bot.channels.zalo.channel import ZaloChannel
 from bot.config import BotSettings
 from bot.contract import DeliveryError, OutboundText
 from tests.bot.channels.fake_telegram import TOKEN, FakeTelegram
+from tests.bot.channels.test_zalo import settings as zalo_settings
 from tests.bot.nlu.fake_rasa import closed_port_url
 from tests.local_http import LocalHTTPServer, QuietHandler
-
-
-def zalo_settings(base: str) -> BotSettings:
-    return BotSettings(
-        zalo_app_id="app-1",
-        zalo_app_secret="app-secret",
-        zalo_oa_secret_key="oa-secret-key",
-        zalo_access_token="access-0",
-        zalo_refresh_token="refresh-0",
-        zalo_openapi_base=base,
-        zalo_oauth_base=base,
-    )
 
 
 def reply(channel: str, to: str) -> OutboundText:
@@ -65,7 +54,7 @@ def broken(request: pytest.FixtureRequest) -> Iterator[LocalHTTPServer]:
 async def test_a_platform_too_slow_or_hanging_up_is_a_failure_to_try_again(
     broken: LocalHTTPServer,
 ) -> None:
-    async with ZaloChannel(zalo_settings(broken.url), timeout=0.5) as zalo:
+    async with ZaloChannel(zalo_settings(broken.url, broken.url), timeout=0.5) as zalo:
         with pytest.raises(DeliveryError) as failure:
             await zalo.send(reply("zalo", "246845883529197922"))
 
@@ -148,7 +137,7 @@ async def test_a_platform_refusing_connections_is_a_network_error_not_a_timeout(
 async def test_a_platform_hanging_up_before_answering_is_not_a_timeout() -> None:
     server = LocalHTTPServer(Vanishing).start()
     try:
-        async with ZaloChannel(zalo_settings(server.url), timeout=5.0) as zalo:
+        async with ZaloChannel(zalo_settings(server.url, server.url), timeout=5.0) as zalo:
             with pytest.raises(DeliveryError) as failure:
                 await zalo.send(reply("zalo", "246845883529197922"))
     finally:

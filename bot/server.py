@@ -18,7 +18,7 @@ from bot.channels.terminal.channel import TerminalChannel
 from bot.config import BotSettings, get_bot_settings
 from bot.messaging.conversations import queue_gauges
 from bot.runtime import SERVICE_ACCOUNT, BotRuntime, build_runtime
-from intake_api.app import create_app
+from intake_api.app import TELEMETRY_OFF, create_app
 from intake_api.config import Settings
 from intake_api.crypto import PersonalDataCipher, configure_cipher
 from intake_api.errors import BodySizeLimit, install_error_handlers
@@ -96,7 +96,13 @@ def bot_app(
     bot_settings: BotSettings, engine: Engine, cipher: PersonalDataCipher, settings: Settings
 ) -> FastAPI:
     ref: list[BotRuntime] = []
-    app = FastAPI(title="Hotline bot", lifespan=_lifespan(ref), docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Hotline bot",
+        lifespan=_lifespan(ref),
+        docs_url=None,
+        redoc_url=None,
+        telemetry=TELEMETRY_OFF,
+    )
     install_error_handlers(app)
     runtime = build_runtime(
         bot_settings, engine, cipher, settings.hotlines, agency_codes=settings.agency_codes

@@ -6,14 +6,18 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from bot.config import BotSettings
-from bot.server import combined_app
+from bot.server import bot_app, combined_app
+from intake_api.crypto import PersonalDataCipher
 from intake_api.models import Ticket
 from tests.bot.nlu.fake_rasa import closed_port_url
+from tests.conftest import TEST_BLIND_KEY, TEST_KEYS
 from tests.intake_api.conftest import make_settings
+from tests.otel import global_tracer_provider
 
 
 def test_an_unreachable_telegram_degrades_its_channel_and_everything_else_serves(
@@ -41,3 +45,31 @@ def test_an_unreachable_telegram_degrades_its_channel_and_everything_else_serves
         assert client.get("/docs").status_code == 200
     with Session(engine) as session:
         assert session.exec(select(Ticket)).one().priority == "P1"
+
+
+def test_neither_app_exports_requests_to_an_opentelemetry_collector(
+    engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A webhook's URL and an exception's message must not leave through FastAPI's own
+    telemetry, whatever the environment configures (docs/architecture.md, "Principles")."""
+    settings = make_settings(tmp_path)
+    cipher = PersonalDataCipher(TEST_KEYS, TEST_BLIND_KEY)
+    remote = BotSettings(intake_transport="http", intake_token="t")  # a bot worker's app
+    apps = [
+        combined_app(settings, BotSettings(), engine),
+        bot_app(remote, engine, cipher, settings),
+    ]
+    with global_tracer_provider(monkeypatch) as provider:
+        for app in apps:
+            with TestClient(app) as client:
+                answer = client.post(
+                    "/webchat/messages",
+                    json={
+                        "session_id": "otel-" + uuid.uuid4().hex,
+                        "message_id": "m1",
+                        "text": "chào",
+                    },
+                )
+                assert answer.status_code == 200
+                assert client.get("/healthz").status_code == 200
+    assert provider.asked == []

@@ -203,7 +203,8 @@ class SmsChannel(ChannelBase):
             raise DeliveryError(
                 f"Could not reach Twilio ({type(exc).__name__}).", permanent=False
             ) from exc
-        log.info(
+        # Debug, as Telegram's: the send is recorded with its MessageSid on the outgoing row.
+        log.debug(
             "sms sent MessageSid=%s encoding=%s segments=%s twilio_segments=%s",
             sent.sid,
             enc,

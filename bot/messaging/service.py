@@ -36,6 +36,7 @@ from bot.messaging.conversations import (
     ConversationStore,
     TurnStart,
 )
+from bot.messaging.grouped import GroupCommit
 from bot.messaging.ratelimit import RateLimiter
 from bot.models import InboundRecord, OutboxItem, OutgoingMessage
 from bot.models import outgoing_table as _outgoing
@@ -60,6 +61,8 @@ MAX_SEND_ATTEMPTS = 50
 SEND_BEHIND_WAIT_SECONDS = 3.0
 
 _WAITING = DeliveryError("waiting for an earlier message")
+# A send's outcome: the row, the platform's id for it when sent, the error when not.
+Outcome = tuple[OutgoingMessage, str | None, Exception | None]
 _MARK_SENT = (
     update(_outgoing)
     .where(_outgoing.c.id == bindparam("row_id"))
@@ -122,6 +125,9 @@ class BotService:
             SEND_LEASE,
             col(OutgoingMessage.state) == "pending",
         )
+        # The outcomes of sends running at the same time are recorded together: one
+        # transaction for every reply that came back while the previous record was written.
+        self._record_sends: GroupCommit[Outcome] = GroupCommit(self._settle)
         # Told when a message carrying a staff reply is sent or has failed for good (the staff
         # reply delivery reports it to the ticket).
         self.on_staff_reply: Callable[[int, bool, str | None], Awaitable[None]] | None = None
@@ -464,7 +470,7 @@ class BotService:
             self.sending.hold(row.id)
         return taken
 
-    def _settle(self, outcomes: list[tuple[OutgoingMessage, str | None, Exception | None]]) -> None:
+    def _settle(self, outcomes: list[Outcome]) -> None:
         """Records the tries of several messages in one transaction: sent (with the
         platform's id), or failed and when to try again, or failed for good."""
         now = utcnow()
@@ -531,7 +537,7 @@ class BotService:
     async def _send_rows(self, rows: list[OutgoingMessage]) -> int:
         """Sends messages this process holds, in order within each conversation: a message
         that failed for now holds back the ones after it. One transaction records them all."""
-        outcomes: list[tuple[OutgoingMessage, str | None, Exception | None]] = []
+        outcomes: list[Outcome] = []
         held: set[str | None] = set()
         for (channel_name, conversation_id), group in itertools.groupby(
             rows, key=lambda row: (row.channel, row.conversation_id)
@@ -570,7 +576,7 @@ class BotService:
                     continue
                 outcomes.append((row, platform_id, None))
         if outcomes:
-            await run_in_threadpool(self._settle, outcomes)
+            await self._record_sends(outcomes)
         for row, _, error in outcomes:
             if row.state != "pending":
                 await self._staff_reply_settled(

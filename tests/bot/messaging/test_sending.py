@@ -161,3 +161,52 @@ async def test_an_answer_ready_while_the_previous_is_on_its_way_follows_it_witho
     await asyncio.wait_for(runtime.service.drain(), 10)
     assert len(channel.sent) >= 2 and "111" in channel.sent[-1]  # in order, both arrived
     assert all(r.state == "sent" for r in _rows(api_state))
+
+
+class GatedChannel(ChannelBase):
+    """Holds every send until as many are on their way as were expected: they then come back
+    at the same moment, as replies to many people do under load."""
+
+    name = "telegram"
+    limit = TextLimit(4096, "utf16")
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.on_their_way = 0
+        self.all_on_their_way = asyncio.Event()
+
+    async def send(self, message: OutboundText) -> str | None:
+        self.on_their_way += 1
+        if self.on_their_way == self.expected:
+            self.all_on_their_way.set()
+        await self.all_on_their_way.wait()
+        return f"id-{message.recipient_id}"
+
+
+async def test_replies_to_many_people_sent_at_once_are_recorded_in_a_few_transactions(
+    api_state: AppState, transport: SwitchableTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group commit: sends that come back together are recorded together, each with its
+    platform id, instead of one transaction each."""
+    people = 24
+    channel = GatedChannel(people)
+    runtime = bot_for(api_state, transport, telegram=channel)
+    records: list[int] = []
+    record = runtime.service._record
+
+    def counted(now, sent, failed):  # type: ignore[no-untyped-def]
+        records.append(len(sent) + len(failed))
+        record(now, sent, failed)
+
+    monkeypatch.setattr(runtime.service, "_record", counted)
+    for n in range(people):
+        _queue(runtime, f"c{n}", f"reply {n}")
+    sent = await asyncio.wait_for(
+        asyncio.gather(*(runtime.service.send_pending(f"c{n}") for n in range(people))), 10
+    )
+    assert sent == [1] * people
+    assert sum(records) == people
+    assert len(records) <= 4, records
+    rows = _rows(api_state)
+    assert [r.state for r in rows] == ["sent"] * people
+    assert {r.platform_message_id for r in rows} == {f"id-chat-c{n}" for n in range(people)}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import bindparam, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
@@ -35,6 +35,33 @@ from intake_api.leases import LeaseKeeper, take_lease
 LEASE = timedelta(seconds=8)
 # How often a turn waiting for a conversation another worker holds tries its lease again.
 LEASE_POLL_SECONDS = 0.02
+
+
+# The statements of every message, built once: constructing a statement and its cache key
+# again per message cost more than running it (the values are bound, the types are the
+# columns').
+_FIND_CONVERSATION = select(_conversations.c.id).where(
+    _conversations.c.sender_hash == bindparam("digest")
+)
+_SAVE_STATE = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation_id"))
+    .values(state=bindparam("new_state"), updated_at=bindparam("at"), file_after=bindparam("fa"))
+)
+_SAVE_STATE_AND_RELEASE = _SAVE_STATE.values(locked_until=None)
+_MARK_PROCESSED = (
+    update(_inbound)
+    .where(_inbound.c.id == bindparam("inbound_id"))
+    .values(state="processed", processed_at=bindparam("at"))
+)
+_EARLIER_UNSENT = (
+    select(_outgoing.c.id)
+    .where(
+        _outgoing.c.conversation_id == bindparam("conversation_id"),
+        _outgoing.c.state == "pending",
+    )
+    .limit(1)
+)
 
 
 class ConversationBusy(Exception):
@@ -111,9 +138,7 @@ class ConversationStore:
                 not_before = None
                 if verdict.retry_after is not None and not is_urgent(message.text or ""):
                     not_before = utcnow() + timedelta(seconds=verdict.retry_after)
-                found = session.execute(
-                    select(_conversations.c.id).where(_conversations.c.sender_hash == digest)
-                ).scalar()
+                found = session.execute(_FIND_CONVERSATION, {"digest": digest}).scalar()
                 conversation_id = found or uuid.uuid4().hex
                 now = utcnow()
                 lease_now = lease and not_before is None
@@ -226,22 +251,19 @@ class ConversationStore:
         now = utcnow()
         leased_until = now + send_lease if send_lease else None
         with Session(self._engine, expire_on_commit=False) as session:
-            values: dict[str, Any] = {"state": state, "updated_at": now, "file_after": file_after}
-            if release:
-                values["locked_until"] = None
             # Core statements on the tables: the ORM's bulk-update machinery costs more than
             # the statements themselves on this path, run for every message.
             session.execute(
-                update(_conversations)
-                .where(_conversations.c.id == conversation.id)
-                .values(**values)
+                _SAVE_STATE_AND_RELEASE if release else _SAVE_STATE,
+                {
+                    "conversation_id": conversation.id,
+                    "new_state": state,
+                    "at": now,
+                    "fa": file_after,
+                },
             )
             if inbound_id is not None:
-                session.execute(
-                    update(_inbound)
-                    .where(_inbound.c.id == inbound_id)
-                    .values(state="processed", processed_at=now)
-                )
+                session.execute(_MARK_PROCESSED, {"inbound_id": inbound_id, "at": now})
             for item in outbox:
                 item.leased_until = leased_until
             insert_rows(session, list(outbox))
@@ -262,14 +284,7 @@ class ConversationStore:
             # conversation still unsent (waiting for a retry, or under a dead worker's lease)
             # must go before these.
             waits_behind = bool(rows) and (
-                session.execute(
-                    select(_outgoing.c.id)
-                    .where(
-                        _outgoing.c.conversation_id == conversation.id,
-                        _outgoing.c.state == "pending",
-                    )
-                    .limit(1)
-                ).first()
+                session.execute(_EARLIER_UNSENT, {"conversation_id": conversation.id}).first()
                 is not None
             )
             insert_rows(session, rows)

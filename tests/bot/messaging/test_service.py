@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio.to_thread
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from bot.config import BotSettings
@@ -374,3 +375,18 @@ async def test_a_follow_up_by_code_from_another_session_is_attributed_and_flagge
     assert flagged is not None and flagged.other_sender is True
     assert flagged.priority == "P1" and flagged.status == ticket.status  # nothing else changed
     assert "another_sender" in senders
+
+
+async def test_a_turns_state_is_stored_encrypted_and_read_back_whole(
+    runtime: BotRuntime, api_state: AppState
+) -> None:
+    """The conversation's state (what the person told the bot so far) is written by the
+    turn's own statement: encrypted at rest, as every column of personal data."""
+    await runtime.service.converse(_msg("em muốn báo tin về đường dây đưa người sang Trung Quốc"))
+    await runtime.service.converse(_msg("ở Lào Cai"))
+    with api_state.engine.connect() as connection:
+        stored = connection.execute(text("SELECT state FROM bot_conversations")).scalar_one()
+    assert isinstance(stored, str) and "Lào Cai" not in stored and "Lao Cai" not in stored
+    with Session(api_state.engine) as session:
+        state = session.exec(select(Conversation)).one().state
+    assert state and "Lào Cai" in str(state)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
+from starlette.routing import Match
 
 from bot.config import BotSettings
 from bot.server import bot_app, combined_app
@@ -73,3 +74,23 @@ def test_neither_app_exports_requests_to_an_opentelemetry_collector(
                 assert answer.status_code == 200
                 assert client.get("/healthz").status_code == 200
     assert provider.asked == []
+
+
+def test_the_channels_routes_are_matched_before_the_apis(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every message comes in through a channel's route: it is found first, without walking
+    the API's routes (FastAPI's matching is linear), and the API's still answer behind it."""
+    app = combined_app(make_settings(tmp_path), BotSettings(), engine)
+
+    def first_match(path: str, method: str) -> int:
+        scope = {"type": "http", "path": path, "method": method, "root_path": "", "headers": []}
+        for index, route in enumerate(app.router.routes):
+            if route.matches(scope)[0] == Match.FULL:
+                return index
+        raise AssertionError(f"no route for {path}")
+
+    webchat = first_match("/webchat/messages", "POST")
+    assert webchat < first_match("/api/v1/tickets", "GET")
+    assert webchat < first_match("/docs", "GET")
+    with TestClient(app) as client:
+        assert client.get("/api/v1/tickets").status_code == 401
+        assert client.get("/").status_code in (200, 307)

@@ -29,7 +29,10 @@ class GroupCommit(Generic[T]):
         loop = asyncio.get_running_loop()
         committed: asyncio.Future[None] = loop.create_future()
         self._waiting.append((list(items), committed))
-        if self._writer is None or self._writer.done():
+        if self._writer is None or self._writer.done() or self._writer.get_loop() is not loop:
+            # A writer left pending on a loop that was closed never runs again; the callers
+            # it would have answered were that loop's, and went with it.
+            self._waiting = [entry for entry in self._waiting if entry[1].get_loop() is loop]
             self._writer = loop.create_task(self._rounds())
         await committed
 

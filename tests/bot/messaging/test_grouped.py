@@ -80,3 +80,22 @@ async def test_a_failed_round_fails_its_callers_only_and_the_next_round_is_writt
             await task
     await commit([3])
     assert writes.written() == {0, 3}
+
+
+# The abandoned loop's writer is never run: that is the case under test.
+@pytest.mark.filterwarnings("ignore:coroutine 'GroupCommit._rounds' was never awaited")
+def test_a_writer_left_on_a_closed_loop_does_not_hold_the_next_loops_callers() -> None:
+    writes = Writes()
+    commit = GroupCommit(writes)
+    first = asyncio.new_event_loop()
+    abandoned: list[asyncio.Future[None]] = []
+
+    async def queue_and_leave() -> None:
+        # The caller queues its items and creates the writer; the loop stops before the
+        # writer's first step and is closed without cancelling it.
+        abandoned.append(asyncio.ensure_future(commit([1])))
+
+    first.run_until_complete(queue_and_leave())
+    first.close()
+    asyncio.run(asyncio.wait_for(commit([2]), 5))
+    assert writes.rounds == [[2]]

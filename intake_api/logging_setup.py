@@ -67,8 +67,8 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     # No line says where in the source it was logged from, nor which thread or process wrote
     # it: the logging HOWTO's "Optimization" switches, so a record no longer walks the stack
-    # for its caller or asks for its thread and process (a third of an access-log line's CPU,
-    # one line per request).
+    # for its caller or asks for its thread and process (measured alone: a sixth of the CPU of
+    # a structlog line such as the access log's, nearly half of a standard library line's).
     logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False

@@ -56,7 +56,14 @@ from tests.faults.drive import (  # noqa: E402
     webchat_answers,
     webchat_poll,
 )
-from tests.faults.evidence import Stored, codes_of, delivered, snapshot  # noqa: E402
+from tests.faults.evidence import (  # noqa: E402
+    Outgoing,
+    Stored,
+    codes_of,
+    delivered,
+    duplicates_after_confirmation,
+    snapshot,
+)
 from tests.faults.platforms import (  # noqa: E402
     Delivery,
     Phones,
@@ -140,7 +147,12 @@ class Figures:
     lost_tickets: int = 0
     duplicated_tickets: int = 0
     lost_replies: int = 0
+    # Copies of a reply the bot had already recorded as sent (with the platform's id): a reply
+    # sent twice where the platform confirmed it, the duplicate the issue forbids.
     duplicated_replies: int = 0
+    # Further copies of a reply still open when they arrived (a send that timed out although
+    # the platform had it is sent again: at least once, by design).
+    repeated_replies: int = 0
     refused_filings: int = 0  # tickets or messages to them the API refused for good
     at_rest: bool = True
     # CPU seconds used while driving: the service's processes, and this client with the fakes.
@@ -420,12 +432,23 @@ def measure(
         if len(codes) > 1:
             figures.duplicated_tickets += len(codes) - 1
             figures.problems.append(f"{name}: {len(codes)} tickets")
-        written = Counter(row.text for row in stored.outgoing.get(conversation, []))
+        rows = stored.outgoing.get(conversation, [])
+        written = Counter(row.text for row in rows)
         got = Counter(d.text for d in received)
         extra = sum(max(0, n - written[t]) for t, n in got.items())
-        if extra:
-            figures.duplicated_replies += extra
-            figures.problems.append(f"{name}: {extra} replies received twice")
+        again = duplicates_after_confirmation(received, rows)
+        figures.duplicated_replies += len(again)
+        figures.problems.extend(
+            f"{name}: a reply recorded as sent reached the person again: {d.text[:40]!r}"
+            for d in again
+        )
+        repeated = max(0, extra - len(again))
+        if repeated:
+            figures.repeated_replies += repeated
+            figures.problems.append(
+                f"{name}: {repeated} replies repeated after a send the bot could not confirm"
+                f" (tries and errors: {_tries(rows, received)})"
+            )
         if reporter.kind != "rescue":
             continue
         # One rescue request, one ticket, whose code its first reply gives (whether that reply
@@ -444,6 +467,16 @@ def measure(
         if first is not None:
             figures.to_ticket.append(ticket_times[codes[0]] - first.posted.first_try_at)
     return figures
+
+
+def _tries(rows: list[Outgoing], received: list[Delivery]) -> str:
+    """The tries and last errors of the replies that reached the person more than once."""
+    got = Counter(d.text for d in received)
+    return "; ".join(
+        f"reply {row.id}: {row.attempts} tries, {row.last_error or 'no error'}"
+        for row in rows
+        if got[row.text] > 1
+    )
 
 
 # -- the floor --------------------------------------------------------------------------------
@@ -686,6 +719,11 @@ def details(figures: Figures) -> str:
         notes.append(f"    {figures.rescues} rescue requests")
     if figures.refused_filings:
         notes.append(f"    filings refused for good by the API: {figures.refused_filings}")
+    if figures.repeated_replies:
+        notes.append(
+            f"    replies repeated before the bot could confirm them (at least once, not counted"
+            f" as duplicated): {figures.repeated_replies}"
+        )
     if figures.offered:
         notes.append(
             f"    offered {figures.offered:g} messages/s (open loop); arrivals not kept up with: "

@@ -6,7 +6,9 @@
    or is unsure ("o gan cho", near the market, answering "where are you?"); unless it is plainly
    a question of its own (a question intent the NLU is sure of, and a question mark or word):
    that is answered, and the open question asked again.
-3. Otherwise the intent decides; an unsure parse asks to rephrase, and messages that only add
+3. A phone number given as the person's own, asking and reporting nothing, is their contact
+   for what follows (docs/nlu.md, under the intents), whatever the NLU made of it.
+4. Otherwise the intent decides; an unsure parse asks to rephrase, and messages that only add
    detail go to the conversation's ticket.
 """
 
@@ -49,6 +51,8 @@ FLOW_INTENTS = {
 REPORT_INTENTS = frozenset({"report_trafficking", "report_missing"})
 QUESTION_INTENTS = frozenset({"ask_info", "ask_hotline"})
 SMALLTALK_INTENTS = frozenset({"greet", "thank", "goodbye"})
+# What a person asks the service to do: a number in one of these belongs to it.
+REQUESTS = REPORT_INTENTS | {"request_rescue", "request_support", "check_offer", "follow_up"}
 
 
 def answer_intent(conv: Conversation) -> str | None:
@@ -126,6 +130,9 @@ def _new_message(ctx: Context) -> list[BotReply]:
         return smalltalk.location_without_context(ctx)
     if msg.says(ctx.keywords("start")):
         return [ctx.say("smalltalk.greet")]
+    if _leaves_number(ctx):
+        conv.contact_phone = msg.entity("phone")
+        return _append(ctx, target) if target else smalltalk.phone_without_context(ctx)
     intent = msg.intent
     if msg.confidence < ctx.services.low_confidence_threshold:
         return _append(ctx, target) if target else smalltalk.not_understood(ctx)
@@ -146,6 +153,23 @@ def _new_message(ctx: Context) -> list[BotReply]:
         return smalltalk.reply(ctx)
     # affirm, deny, out_of_scope: with a ticket open they are more detail for it.
     return _append(ctx, target) if target else smalltalk.reply(ctx)
+
+
+def _leaves_number(ctx: Context) -> bool:
+    """Whether the message gives a phone number and asks or reports nothing: "sdt cua em la
+    0912..." is a person leaving their own number, which the NLU, hearing "so dien thoai", reads
+    as asking for ours. A number inside a report or a request stays part of it, one said to be
+    someone else's is not the person's contact (it may be the suspect's), and a question about a
+    number ("so 0912... co phai lua dao?") is a question."""
+    msg = ctx.msg
+    if not msg.entity("phone") or questions.is_question(ctx):
+        return False
+    found = msg.parse.get("entities") or []
+    relations = {str(e.get("value")) for e in found if e.get("entity") == "relation"}
+    if relations - {"self"} or msg.mentions(ctx.keywords("third_party")):
+        return False  # someone else's number: the person's own is the only contact
+    sure = msg.confidence >= ctx.services.low_confidence_threshold
+    return not (sure and msg.intent in REQUESTS)
 
 
 def _append(ctx: Context, code: str) -> list[BotReply]:

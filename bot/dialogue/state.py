@@ -51,6 +51,9 @@ class Conversation:
     attached: str | None = None
     # The last location the person shared, (latitude, longitude).
     location: list[float] | None = None
+    # A number the person left as their own outside any question ("sdt cua em la 09..."): the
+    # contact of the request they make next.
+    contact_phone: str | None = None
     transcript: list[dict[str, str]] = field(default_factory=list)
     parses: list[dict[str, Any]] = field(default_factory=list)
     next_seq: int = 0
@@ -146,6 +149,7 @@ _OPTIONAL_TYPES: dict[str, type] = {
     "ticket_priority": str,
     "attached": str,
     "location": list,
+    "contact_phone": str,
     "unfiled": dict,
 }
 

@@ -96,6 +96,7 @@ REQUIRED_TEXTS: tuple[str, ...] = (
     "out_of_scope",
     "low_confidence",
     "location_no_context",
+    "phone_no_context",
     "erase.done",
     "error.fallback",
     "quick_replies.skip",
@@ -124,6 +125,7 @@ REQUIRED_KEYWORDS: tuple[str, ...] = (
     "marriage_markers",
     "fee_markers",
     "question_markers",
+    "third_party",
 )
 
 # FAQ topics the flows name besides answering questions (faq.yml).

@@ -49,7 +49,9 @@ def start(ctx: Context) -> list[BotReply]:
         )
         code: str | None = conv.ticket
     else:
-        code = tickets.file_ticket(ctx, tickets.RESCUE, consent=True, phone=msg.message.phone)
+        code = tickets.file_ticket(
+            ctx, tickets.RESCUE, consent=True, phone=msg.message.phone or conv.contact_phone
+        )
     _note_answers_in_message(ctx, step=None)
     if about_someone_else(ctx):
         conv.slots["someone_else"] = True
@@ -167,7 +169,8 @@ def _note_answers_in_message(ctx: Context, step: str | None) -> None:
         _mark(ctx, ASK_LOCATION)
     if msg.entity("person_count"):
         _mark(ctx, ASK_COMPANIONS)
-    if step == ASK_CONTACT and msg.entity("phone"):
+    if (step == ASK_CONTACT and msg.entity("phone")) or ctx.conv.contact_phone:
+        # A number the person left earlier is how to reach them: never asked again.
         _mark(ctx, ASK_CONTACT)
 
 

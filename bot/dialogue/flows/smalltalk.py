@@ -26,3 +26,7 @@ def not_understood(ctx: Context) -> list[BotReply]:
 
 def location_without_context(ctx: Context) -> list[BotReply]:
     return [ctx.say("location_no_context")]
+
+
+def phone_without_context(ctx: Context) -> list[BotReply]:
+    return [ctx.say("phone_no_context")]

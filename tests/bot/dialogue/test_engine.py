@@ -80,9 +80,10 @@ def test_a_10000_character_message_is_kept_whole_in_the_ticket(bot):
 def test_location_only_and_phone_only_messages(bot):
     turn = bot.send(None, location=(10.77, 106.70))
     assert bot.texts(turn) == [bot.says("location_no_context")]
+    # A number alone is the person leaving it, not a message out of scope.
     bot.nlu.add("0912345678", "out_of_scope", 0.79, ent("phone", "+84912345678", "0912345678"))
     turn = bot.send("0912345678")
-    assert bot.texts(turn) == [bot.says("out_of_scope")]
+    assert bot.texts(turn) == [bot.says("phone_no_context")]
 
 
 def test_a_location_that_is_not_a_number_is_ignored(bot):
@@ -213,3 +214,82 @@ def test_a_photo_without_words_is_answered_and_noted_on_the_open_ticket(bot):
     assert bot.texts(turn) == [bot.says("media.reply")]
     assert bot.state["step"] == step  # the open question is still open
     assert [u.text for c, u in bot.intake.updates if c == code] == [bot.says("media.note")]
+
+
+OWN_NUMBER = "sdt cua em la 0912345678"
+PHONE = ent("phone", "+84912345678", "0912345678")
+
+
+def test_a_person_leaving_their_number_is_not_answered_with_the_hotline(bot):
+    """The NLU reads "so dien thoai" as asking for our number; a number given is theirs."""
+    bot.nlu.add(OWN_NUMBER, "ask_hotline", 0.97, PHONE)
+    turn = bot.send(OWN_NUMBER)
+    assert bot.texts(turn) == [bot.says("phone_no_context")]
+    assert "0912345678" not in bot.joined(turn)  # never repeated back
+    assert not bot.intake.submitted
+
+
+def test_the_number_left_is_the_contact_of_the_request_that_follows(bot):
+    bot.nlu.add(OWN_NUMBER, "ask_hotline", 0.97, PHONE)
+    bot.send(OWN_NUMBER)
+    text = "em can ho tro hoc nghe o Ha Tinh"
+    bot.nlu.add(text, "request_support", 0.9, ent("province", "Hà Tĩnh", "Ha Tinh"))
+    turn = bot.send(text)
+    code, draft = bot.intake.submitted[0]
+    # Not asked again for a number it was given.
+    assert bot.texts(turn) == [bot.says("support.intro"), bot.says("support.filed", code=code)]
+    assert draft.phone == "+84912345678" and draft.consent_to_contact is True
+
+
+def test_a_rescue_after_a_number_was_left_files_it_and_does_not_ask_for_it(bot):
+    bot.nlu.add(OWN_NUMBER, "ask_hotline", 0.97, PHONE)
+    bot.send(OWN_NUMBER)
+    bot.nlu.add("cuu em, em bi nhot", "request_rescue", 0.95)
+    bot.send("cuu em, em bi nhot")
+    _, draft = bot.intake.submitted[0]
+    assert draft.phone == "+84912345678"
+    asked = [bot.joined(t) for t in bot.turns]
+    assert not any(bot.says("rescue.ask_contact") in a for a in asked)
+    bot.nlu.add("khong biet", "out_of_scope", 0.6)
+    for _ in range(3):  # every question the flow has left, answered or skipped
+        turn = bot.send("khong biet")
+        assert bot.says("rescue.ask_contact") not in bot.joined(turn)
+
+
+def test_a_number_said_to_be_someone_elses_is_not_taken_as_the_persons_contact(bot):
+    for text in ("sdt cua no la 0912345678", "so cua thang do 0912345678"):
+        bot.nlu.add(text, "ask_hotline", 0.9, PHONE)
+        turn = bot.send(text)
+        assert bot.texts(turn) != [bot.says("phone_no_context")]
+    text = "sdt cua me em 0912345678"
+    bot.nlu.add(text, "ask_hotline", 0.9, ent("relation", "parent", "me"), PHONE)
+    assert bot.texts(bot.send(text)) != [bot.says("phone_no_context")]
+    assert bot.state.get("contact_phone") is None
+
+
+def test_a_question_about_a_number_is_a_question(bot):
+    text = "so 0912345678 co phai lua dao khong"
+    bot.nlu.add(text, "ask_info", 0.9, PHONE)
+    turn = bot.send(text)
+    assert bot.texts(turn) != [bot.says("phone_no_context")]
+    assert bot.state.get("contact_phone") is None
+
+
+def test_a_number_inside_a_report_stays_part_of_the_report(bot):
+    text = "co nguoi ru em gai sang trung quoc lam viec, so cua ho 0912345678"
+    bot.nlu.add(text, "report_trafficking", 0.9, PHONE)
+    turn = bot.send(text)
+    assert bot.texts(turn) != [bot.says("phone_no_context")]
+    assert bot.state["flow"] == "tip"
+    assert bot.state.get("contact_phone") is None
+
+
+def test_a_number_left_with_a_ticket_open_goes_to_the_ticket(bot):
+    bot.nlu.add("cuu em, em bi nhot", "request_rescue", 0.95)
+    bot.send("cuu em, em bi nhot")
+    code = bot.intake.submitted[0][0]
+    bot.state["flow"], bot.state["step"] = "idle", None  # the rescue's questions are done
+    bot.nlu.add(OWN_NUMBER, "ask_hotline", 0.97, PHONE)
+    turn = bot.send(OWN_NUMBER)
+    assert bot.texts(turn) == [bot.says("ticket.appended", code=code)]
+    assert bot.intake.updates_for(code)[-1].text == OWN_NUMBER

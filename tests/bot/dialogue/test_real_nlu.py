@@ -30,3 +30,11 @@ def test_check_offer_for_hoang_long(real_bot):
 def test_hotline_question(real_bot):
     turn = real_bot.send("số đường dây nóng là gì")
     assert "111" in real_bot.joined(turn) and "113" in real_bot.joined(turn)
+
+
+def test_a_number_left_is_not_a_question_for_the_hotline(real_bot):
+    """Read by the real NLU as ask_hotline ("so dien thoai"): the number is the person's."""
+    for text in ("sdt cua em la 0912345678", "số điện thoại của em là 0987654321"):
+        turn = real_bot.send(text)
+        assert real_bot.texts(turn) == [real_bot.says("phone_no_context")]
+    assert real_bot.state["contact_phone"] == "+84987654321"

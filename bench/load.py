@@ -157,6 +157,7 @@ class Figures:
     at_rest: bool = True
     # CPU seconds used while driving: the service's processes, and this client with the fakes.
     cpu_service: float = 0.0
+    cpu_per_process: list[float] = field(default_factory=list)  # how evenly the load was shared
     cpu_client: float = 0.0
     problems: list[str] = field(default_factory=list)  # what was lost or duplicated, and how
 
@@ -616,13 +617,13 @@ async def run_service(
         )
         driven = f"{args.rate:g} messages/s offered" if args.rate else f"{args.clients} clients"
         print(f"  {label}: driving {driven} ...", flush=True)
-        service_before = sum(cpu_seconds(s.proc) for s in servers)
+        service_before = [cpu_seconds(s.proc) for s in servers]
         client_before = time.process_time()
         await load.run()
-        cpu = (
-            sum(cpu_seconds(s.proc) for s in servers) - service_before,
-            time.process_time() - client_before,
-        )
+        per_process = [
+            cpu_seconds(s.proc) - before for s, before in zip(servers, service_before, strict=True)
+        ]
+        cpu = (sum(per_process), time.process_time() - client_before)
         deadline = time.monotonic() + args.drain
         rested = await asyncio.to_thread(at_rest, database_url)
         while not rested and time.monotonic() < deadline:
@@ -643,6 +644,7 @@ async def run_service(
     figures.offered, figures.behind = args.rate, load.behind
     figures.at_rest = rested
     figures.cpu_service, figures.cpu_client = cpu
+    figures.cpu_per_process = per_process
     return figures
 
 
@@ -712,7 +714,13 @@ def details(figures: Figures) -> str:
     elapsed = figures.seconds + 3.0  # the warm-up is driven too
     notes.append(
         f"    CPU while driving: hotline serve {figures.cpu_service:.1f} s "
-        f"({figures.cpu_service / elapsed:.2f} cores), this client and the fakes "
+        f"({figures.cpu_service / elapsed:.2f} cores"
+        + (
+            ", by process " + " + ".join(f"{c:.1f}" for c in figures.cpu_per_process)
+            if len(figures.cpu_per_process) > 1
+            else ""
+        )
+        + "), this client and the fakes "
         f"{figures.cpu_client:.1f} s ({figures.cpu_client / elapsed:.2f} cores)"
     )
     if figures.rescues:

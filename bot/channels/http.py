@@ -61,10 +61,17 @@ def platform_transport(max_connections: int = 100) -> PlatformTransport | None:
     names a proxy (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`: the way to reach Telegram where it
     is blocked). Given a transport, httpx no longer reads those variables, and aiohttp's would
     connect directly: a deployment behind a proxy keeps httpx's routing, `NO_PROXY` included."""
-    proxies = urllib.request.getproxies()
-    if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
+    if proxy_named():
         return None
     return PlatformTransport(max_connections)
+
+
+def proxy_named() -> bool:
+    """Whether the environment routes outbound HTTP through a proxy (`HTTPS_PROXY`,
+    `HTTP_PROXY`, `ALL_PROXY`): the platforms' own clients (httpx's, requests') honour it with
+    `NO_PROXY`; an aiohttp session of ours would not."""
+    proxies = urllib.request.getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
 
 
 @functools.cache

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import unicodedata
 
+import aiohttp
 import requests
 from fastapi import APIRouter, HTTPException, Request, Response
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
@@ -24,7 +25,9 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bot.channels.http import proxy_named
 from bot.channels.sms.segments import count_segments, encoding, strip_diacritics
+from bot.channels.sms.transport import TwilioTransport
 from bot.channels.twilio_signature import signature_problem
 from bot.channels.webhook import Refusal, hand_over
 from bot.config import BotSettings, get_bot_settings
@@ -155,8 +158,16 @@ class SmsChannel(ChannelBase):
         self._settings = settings
         self._from = settings.twilio_from_number
         self._strip = settings.sms_strip_diacritics
-        # The SDK's default client waits forever; a hung Twilio must not hold an outbox worker.
-        http_client = TwilioHttpClient(timeout=SEND_TIMEOUT_SECONDS)
+        # The SDK's default clients wait forever (or five minutes); a hung Twilio must not hold
+        # a send. Behind a proxy the SDK's requests client, which honours HTTPS_PROXY and
+        # NO_PROXY, sends from a worker thread; otherwise its async side, on the event loop.
+        self._transport: TwilioTransport | None = None
+        if proxy_named():
+            http_client: TwilioHttpClient | TwilioTransport = TwilioHttpClient(
+                timeout=SEND_TIMEOUT_SECONDS
+            )
+        else:
+            http_client = self._transport = TwilioTransport(SEND_TIMEOUT_SECONDS)
         self._client = Client(
             settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client
         )
@@ -180,9 +191,17 @@ class SmsChannel(ChannelBase):
         if len(body) > MAX_BODY_CHARACTERS:
             log.warning("sms over %s characters; Twilio will refuse it", MAX_BODY_CHARACTERS)
         try:
-            sent = await asyncio.to_thread(
-                self._client.messages.create, to=message.recipient_id, from_=self._from, body=body
-            )
+            if self._transport is not None:
+                sent = await self._client.messages.create_async(
+                    to=message.recipient_id, from_=self._from, body=body
+                )
+            else:
+                sent = await asyncio.to_thread(
+                    self._client.messages.create,
+                    to=message.recipient_id,
+                    from_=self._from,
+                    body=body,
+                )
         except (TwilioRestException, TwilioServiceException) as exc:
             code = exc.code if isinstance(exc.code, int) else None
             reason = PERMANENT_ERROR_CODES.get(code) if code is not None else None
@@ -198,7 +217,7 @@ class SmsChannel(ChannelBase):
             raise DeliveryError(
                 f"{what} (Twilio error {code}, HTTP {exc.status}).", permanent=reason is not None
             ) from None
-        except (TwilioException, requests.RequestException, OSError) as exc:
+        except (TwilioException, requests.RequestException, aiohttp.ClientError, OSError) as exc:
             log.warning("sms send failed error=%s", type(exc).__name__)
             raise DeliveryError(
                 f"Could not reach Twilio ({type(exc).__name__}).", permanent=False
@@ -215,6 +234,10 @@ class SmsChannel(ChannelBase):
 
     def router(self, handler: InboundHandler) -> APIRouter:
         return webhook_router(handler, self._settings)
+
+    async def stop(self) -> None:
+        if self._transport is not None:
+            await self._transport.close()
 
     async def delete(self, recipient_id: str, message_ids: list[str]) -> int:
         # A delivered SMS lives on the recipient's phone; nothing can take it back.

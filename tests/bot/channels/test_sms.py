@@ -6,9 +6,12 @@ real algorithm was checked, not a reimplementation of it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
+import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -293,8 +296,10 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 
 
 @pytest.fixture
-def channel(fake_twilio: FakeTwilio) -> SmsChannel:
-    return SmsChannel(settings(twilio_api_base=fake_twilio.url))
+async def channel(fake_twilio: FakeTwilio) -> AsyncIterator[SmsChannel]:
+    channel = SmsChannel(settings(twilio_api_base=fake_twilio.url))
+    yield channel
+    await channel.stop()
 
 
 def reply(text: str = ACCENTED) -> OutboundText:
@@ -330,6 +335,7 @@ async def test_strip_diacritics_sends_gsm7_ascii(fake_twilio: FakeTwilio) -> Non
     channel = SmsChannel(settings(twilio_api_base=fake_twilio.url, sms_strip_diacritics=True))
 
     await channel.send(reply())
+    await channel.stop()
 
     body = fake_twilio.requests[0].form["Body"]
     assert body == "Cuu toi voi, toi bi giu o Dong Nai, khong co ho chieu."
@@ -367,8 +373,81 @@ async def test_unreachable_twilio_is_transient() -> None:
 
     with pytest.raises(DeliveryError) as caught:
         await channel.send(reply())
+    await channel.stop()
 
     assert caught.value.permanent is False
+
+
+async def test_a_twilio_that_never_answers_fails_the_send_within_its_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("bot.channels.sms.channel.SEND_TIMEOUT_SECONDS", 0.5)
+    with socket.socket() as silent:  # takes the connection, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        host, port = silent.getsockname()
+        channel = SmsChannel(settings(twilio_api_base=f"http://{host}:{port}"))
+        started = time.monotonic()
+        with pytest.raises(DeliveryError) as caught:
+            await channel.send(reply())
+        await channel.stop()
+
+    assert caught.value.permanent is False
+    assert time.monotonic() - started < 5
+
+
+async def test_sends_go_out_on_the_event_loop_without_a_thread(
+    channel: SmsChannel, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_thread(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a send took a worker thread")
+
+    monkeypatch.setattr(asyncio, "to_thread", no_thread)
+    sid = await asyncio.gather(*(channel.send(reply(f"{ACCENTED} {n}")) for n in range(8)))
+
+    assert len(set(sid)) == 8
+    assert sorted(r.form["Body"] for r in fake_twilio.requests) == sorted(
+        f"{ACCENTED} {n}" for n in range(8)
+    )
+
+
+def test_one_channel_sends_from_one_event_loop_after_another(fake_twilio: FakeTwilio) -> None:
+    """The session is the loop's that sends: a channel outliving a loop (tests, a restart of
+    the runtime) sends from the next one."""
+    channel = SmsChannel(settings(twilio_api_base=fake_twilio.url))
+
+    async def send_and_stop() -> str | None:
+        sid = await channel.send(reply())
+        await channel.stop()
+        return sid
+
+    async def send_only() -> str | None:
+        return await channel.send(reply())
+
+    assert asyncio.run(send_only())
+    assert asyncio.run(send_and_stop())
+    assert len(fake_twilio.requests) == 2
+
+
+def test_behind_a_proxy_the_sdks_own_client_sends(
+    fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests honours HTTPS_PROXY and NO_PROXY; an aiohttp session of ours would not."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    channel = SmsChannel(settings(twilio_api_base=fake_twilio.url))
+    threads: list[str] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        threads.append(getattr(func, "__name__", "?"))
+        return await to_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    assert asyncio.run(channel.send(reply()))
+    assert threads == ["create"]
+    assert fake_twilio.requests[0].form["Body"] == ACCENTED
 
 
 async def test_send_failure_never_exposes_the_phone_number_or_text(

@@ -1,10 +1,11 @@
 """Twilio's REST calls on the event loop, through one aiohttp session: the SDK's async side.
 
-The SDK's default client (requests, run in a worker thread) cost 2.0-2.7 ms of CPU a send
-against a local Twilio, 16 in flight; this one 0.6 ms (the README, "Load and fault tests"), and
-it holds no thread while Twilio answers. The SDK's own `AsyncTwilioHttpClient` is not used as it
-is: it opens its session when built, outside any event loop, and gives a request no timeout
-unless each call passes one, so a hung Twilio would hold a send for aiohttp's five minutes.
+The SDK's default client (requests, run in a worker thread) cost 1.5-2.7 ms of CPU a send
+against a local Twilio, 16 in flight; this one 0.55-0.63 ms (`bench/sms_send.py`, the README's
+"Load and fault tests"), and it holds no thread while Twilio answers. The SDK's own
+`AsyncTwilioHttpClient` is not used as it is: it opens its session when built, outside any event
+loop, and gives a request no timeout unless each call passes one, so a hung Twilio would hold a
+send for aiohttp's five minutes.
 """
 
 from __future__ import annotations

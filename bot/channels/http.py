@@ -32,7 +32,7 @@ class PlatformTransport(AiohttpTransport):
 
     def __init__(self, max_connections: int = 100) -> None:
         super().__init__(
-            verify=_certificates(), limits=httpx.Limits(max_connections=max_connections)
+            verify=certificates(), limits=httpx.Limits(max_connections=max_connections)
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -75,6 +75,8 @@ def proxy_named() -> bool:
 
 
 @functools.cache
-def _certificates() -> ssl.SSLContext:
+def certificates() -> ssl.SSLContext:
+    """The certificate store every platform client verifies against (httpx's, certifi's):
+    the same on a slim image without the system's store."""
     # Loading the certificate store costs about 30 ms; one context serves every connection.
     return httpx.create_ssl_context()

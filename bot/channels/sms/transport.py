@@ -18,6 +18,8 @@ import aiohttp
 from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 
+from bot.channels.http import certificates
+
 # The SDK's name for its async client's logger, which logging_setup keeps quiet (its lines
 # carry the account id and the headers).
 _logger = logging.getLogger("twilio.async_http_client")
@@ -36,7 +38,10 @@ class TwilioTransport(AsyncHttpClient):
     def _session_here(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
-            self._session = aiohttp.ClientSession()
+            # The SDK's requests client verifies against certifi's store; so does this one.
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=certificates())
+            )
             self._loop = loop
         return self._session
 

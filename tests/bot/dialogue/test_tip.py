@@ -189,13 +189,17 @@ def test_messages_after_the_tip_add_to_its_ticket(bot):
     assert updates[1].province == "Hà Nội"
 
 
-def test_a_number_left_before_the_tip_is_its_contact_only_with_consent(bot):
+def number_left_then_tip_to_consent(bot: Harness) -> None:
     own = "sdt cua em la 0912345678"
     bot.nlu.add(own, "ask_hotline", 0.97, ent("phone", "+84912345678", "0912345678"))
     bot.send(own)
     start_tip(bot)
     while bot.state.get("step") != "ask_consent":
         bot.send("bo qua")
+
+
+def test_a_number_left_before_the_tip_is_its_contact_only_with_consent(bot):
+    number_left_then_tip_to_consent(bot)
     bot.nlu.add("dong y", "affirm", 0.98)
     bot.send("dong y")
     draft = bot.intake.submitted[0][1]
@@ -203,12 +207,7 @@ def test_a_number_left_before_the_tip_is_its_contact_only_with_consent(bot):
 
 
 def test_a_number_left_before_the_tip_stays_out_of_it_without_consent(bot):
-    own = "sdt cua em la 0912345678"
-    bot.nlu.add(own, "ask_hotline", 0.97, ent("phone", "+84912345678", "0912345678"))
-    bot.send(own)
-    start_tip(bot)
-    while bot.state.get("step") != "ask_consent":
-        bot.send("bo qua")
+    number_left_then_tip_to_consent(bot)
     bot.send("Ẩn danh")
     draft = bot.intake.submitted[0][1]
     assert draft.anonymous is True and draft.phone is None

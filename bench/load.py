@@ -448,7 +448,7 @@ def measure(
             figures.repeated_replies += repeated
             figures.problems.append(
                 f"{name}: {repeated} replies repeated after a send the bot could not confirm"
-                f" (tries and errors: {_tries(rows, received)})"
+                f" (tries and errors: {_tries(rows, got)})"
             )
         if reporter.kind != "rescue":
             continue
@@ -470,9 +470,9 @@ def measure(
     return figures
 
 
-def _tries(rows: list[Outgoing], received: list[Delivery]) -> str:
-    """The tries and last errors of the replies that reached the person more than once."""
-    got = Counter(d.text for d in received)
+def _tries(rows: list[Outgoing], got: Counter[str]) -> str:
+    """The tries and last errors of the replies whose text reached the person more than once
+    (`got`: copies received, by text)."""
     return "; ".join(
         f"reply {row.id}: {row.attempts} tries, {row.last_error or 'no error'}"
         for row in rows

@@ -57,6 +57,12 @@ class Context:
         return self.msg.says(tuple(self.button(n) for n in names))
 
     @property
+    def own_phone(self) -> str | None:
+        """The person's own number as far as known without asking: the one the platform
+        vouches for (an SMS, a shared contact), else one they left earlier as theirs."""
+        return self.msg.message.phone or self.conv.contact_phone
+
+    @property
     def skipped(self) -> bool:
         """The person declined the question (`bo qua` with or without
         diacritics, `skip`, or the Skip button)."""

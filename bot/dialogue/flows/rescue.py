@@ -49,9 +49,7 @@ def start(ctx: Context) -> list[BotReply]:
         )
         code: str | None = conv.ticket
     else:
-        code = tickets.file_ticket(
-            ctx, tickets.RESCUE, consent=True, phone=msg.message.phone or conv.contact_phone
-        )
+        code = tickets.file_ticket(ctx, tickets.RESCUE, consent=True, phone=ctx.own_phone)
     _note_answers_in_message(ctx, step=None)
     if about_someone_else(ctx):
         conv.slots["someone_else"] = True

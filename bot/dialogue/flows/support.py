@@ -63,16 +63,14 @@ def _already_told(ctx: Context, question: str) -> bool:
     if question == ASK_WHERE:
         return bool(known.get("province") or known.get("country") or conv.location)
     if question == ASK_CONTACT:
-        return bool(known.get("phone") or ctx.msg.message.phone or conv.contact_phone)
+        return bool(known.get("phone") or ctx.own_phone)
     return False
 
 
 def _file(ctx: Context) -> list[BotReply]:
     conv = ctx.conv
     known = conv.entities_since(conv.flow_start)
-    phone = (
-        conv.slots.get("phone") or known.get("phone") or ctx.msg.message.phone or conv.contact_phone
-    )
+    phone = conv.slots.get("phone") or known.get("phone") or ctx.own_phone
     # Asking for support is asking to be contacted; the number is the person's own (they were
     # asked for it, or it is in their own support request).
     code = tickets.file_ticket(

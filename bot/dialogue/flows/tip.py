@@ -113,7 +113,7 @@ def _consent(ctx: Context) -> list[BotReply]:
         consent = False  # still unclear: the careful default is not to call
     # Only a number the person gives as their own (or the platform vouches for) is a contact;
     # a number in the story may be the suspect's.
-    phone = (phone_given or msg.message.phone or conv.contact_phone) if consent else None
+    phone = (phone_given or ctx.own_phone) if consent else None
     code = tickets.file_ticket(
         ctx,
         tickets.TIP,

@@ -352,7 +352,14 @@ class BotService:
                 # Stays stored as unprocessed; the background rounds try again.
                 log.exception("processing_failed", conversation_id=conversation_id)
                 return
-        await self._finish(worked, answer_first)
+        try:
+            await self._finish(worked, answer_first)
+        except Exception as exc:
+            # The turn's replies and filings are stored: the background rounds send and
+            # deliver what this could not (the database went away between the two).
+            log.warning(
+                "sending_left_to_rounds", conversation_id=conversation_id, error=type(exc).__name__
+            )
 
     async def _finish(self, worked: Worked, answer_first: bool = False) -> None:
         try:

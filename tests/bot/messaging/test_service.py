@@ -14,6 +14,7 @@ from typing import Any
 import anyio.to_thread
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from bot.config import BotSettings
@@ -230,6 +231,37 @@ async def test_messages_waiting_for_a_held_conversation_leave_the_threads_to_eve
             session.commit()
         await runtime.service.drain()
     assert [m.recipient_id for m in telegram.sent].count(held) >= 2
+
+
+async def test_a_reply_whose_record_fails_is_not_an_error_for_the_person_and_goes_later(
+    runtime: BotRuntime, api_state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database goes away between the turn and the record of its sends (PostgreSQL
+    restarting): the web chat's request still succeeds, and the stored reply is settled by
+    the next background round."""
+    record = runtime.service._record
+    failures = [OperationalError("UPDATE bot_outgoing", {}, Exception("server closed"))]
+
+    def failing_once(now, sent, failed):  # type: ignore[no-untyped-def]
+        if failures:
+            raise failures.pop()
+        record(now, sent, failed)
+
+    monkeypatch.setattr(runtime.service, "_record", failing_once)
+    assert await runtime.service.accept(_msg("xin chào")) is True
+    shown = _shown(api_state)
+    assert len(shown) == 1  # the page has its answer
+    with Session(api_state.engine) as session:
+        (row,) = session.exec(select(OutgoingMessage)).all()
+    assert row.state == "pending"
+    await runtime.service.drain()
+    with Session(api_state.engine) as session:  # its send lease runs out (8 s)
+        session.execute(text("UPDATE bot_outgoing SET leased_until = NULL"))
+        session.commit()
+    await runtime.tick()
+    with Session(api_state.engine) as session:
+        (row,) = session.exec(select(OutgoingMessage)).all()
+    assert row.state == "sent"
 
 
 def test_two_first_messages_of_one_new_sender_racing_make_one_conversation(

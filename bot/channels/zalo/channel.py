@@ -275,12 +275,8 @@ def _timestamp_text(event: Mapping[str, Any]) -> str | None:
 
 
 def _age_seconds(timestamp: str) -> float:
-    """How old an event is by its own timestamp (milliseconds since the epoch)."""
-    try:
-        sent = int(timestamp) / 1000
-    except ValueError:
-        return float("inf")
-    return time.time() - sent
+    """How old an event is by its own timestamp (decimal milliseconds since the epoch)."""
+    return time.time() - int(timestamp) / 1000
 
 
 def _reject(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -327,6 +323,8 @@ def _webhook(handler: InboundHandler, settings: BotSettings | None = None) -> AP
                 "matches" if str(event.get("app_id")) == app_id else "differs",
             )
             return _reject(403, f"{SIGNATURE_HEADER} does not match")
+        if not timestamp.isdecimal():
+            return _reject(400, "timestamp is not a number of milliseconds since the epoch")
         if _age_seconds(timestamp) > settings.zalo_max_event_age_seconds:
             log.warning("zalo webhook rejected: event older than the freshness window")
             return _reject(400, "event is too old (timestamp outside the freshness window)")

@@ -725,6 +725,18 @@ async def test_a_signed_event_older_than_the_freshness_window_is_refused() -> No
     assert handler.messages == []
 
 
+async def test_a_signed_event_whose_timestamp_is_not_a_number_is_refused_saying_so() -> None:
+    handler = RecordingHandler()
+    event = text_event(ACCENTED)
+    event["timestamp"] = "soon"
+    raw, headers = signed(event)
+    async with client_for(handler) as client:
+        response = await post(client, raw, headers)
+    assert response.status_code == 400
+    assert response.json()["detail"] == "timestamp is not a number of milliseconds since the epoch"
+    assert handler.messages == []
+
+
 async def test_a_nul_in_the_message_id_is_refused_before_it_is_stored() -> None:
     handler = RecordingHandler()
     raw, headers = signed(text_event(ACCENTED, msg_id="abc\u0000def"))

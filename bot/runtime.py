@@ -167,7 +167,7 @@ def build_runtime(
     intake = IntakeClient(engine, transport, outbox)
     wording = Wording.load(settings.nlu_data_dir)
     dialogue = Dialogue(
-        nlu=load_nlu(),
+        nlu=load_nlu(settings),
         intake=intake,
         wording=wording,
         companies=CompanyRegistry.load(settings.nlu_data_dir / "licensed_companies.csv"),
@@ -183,6 +183,7 @@ def build_runtime(
     channels.update(extra_channels or {})
 
     rules = load_rules(settings.nlu_data_dir)
+    remote_api = isinstance(transport, HttpTransport)
     service = BotService(
         engine,
         store,
@@ -193,6 +194,8 @@ def build_runtime(
         is_urgent=lambda text: bool(rules.danger_signs(text)),
         flood_notice=lambda seconds: wording.text("flood.wait", seconds=seconds, **hotlines),
         silence=timedelta(minutes=settings.silence_filing_minutes),
+        turns_wait_on_network=settings.nlu_backend != "embedded" or remote_api,
+        filings_wait_on_network=remote_api,
     )
     replies = ReplyDelivery(
         transport,

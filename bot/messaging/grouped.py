@@ -10,8 +10,8 @@ it handed in is committed, or with the round's error.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
@@ -19,9 +19,14 @@ T = TypeVar("T")
 
 
 class GroupCommit(Generic[T]):
-    def __init__(self, write: Callable[[list[T]], None]) -> None:
-        # Writes every item of a round in one transaction (in a worker thread).
+    def __init__(
+        self,
+        write: Callable[[list[T]], None],
+        run: Callable[[Callable[[list[T]], None], list[T]], Awaitable[Any]] = run_in_threadpool,
+    ) -> None:
+        # Writes every item of a round in one transaction, on a worker thread through `run`.
         self._write = write
+        self._run = run
         self._waiting: list[tuple[list[T], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -40,7 +45,7 @@ class GroupCommit(Generic[T]):
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                await run_in_threadpool(self._write, [item for items, _ in batch for item in items])
+                await self._run(self._write, [item for items, _ in batch for item in items])
             except asyncio.CancelledError:
                 for _, committed in batch:
                     committed.cancel()

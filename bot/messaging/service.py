@@ -40,7 +40,7 @@ from bot.messaging.grouped import GroupCommit
 from bot.messaging.ratelimit import RateLimiter
 from bot.models import InboundRecord, OutboxItem, OutgoingMessage
 from bot.models import outgoing_table as _outgoing
-from intake_api.db import utcnow
+from intake_api.db import run_db, utcnow
 from intake_api.leases import LeaseKeeper, free_pending_rows, lease_pending_row
 from intake_api.metrics import DELIVERY_FAILURES, MESSAGES_IN
 
@@ -106,8 +106,16 @@ class BotService:
         is_urgent: Callable[[str], bool],
         flood_notice: Callable[[int], str],
         silence: timedelta,
+        turns_wait_on_network: bool = False,
+        filings_wait_on_network: bool = False,
     ) -> None:
+        """A turn may wait on the network (a Rasa server, a remote API asked for a code's
+        status), a filing too (a remote API): those then run on anyio's worker threads rather
+        than on the few that the bot's database work shares (intake_api.db.run_db), which such
+        a wait would hold. In one process with the embedded NLU, all of it is database work."""
         self._engine = engine
+        self._run_turn = run_in_threadpool if turns_wait_on_network else run_db
+        self._run_filing = run_in_threadpool if filings_wait_on_network else run_db
         self.store = store
         self.dialogue = dialogue
         self.channels = dict(channels)
@@ -127,7 +135,7 @@ class BotService:
         )
         # The outcomes of sends running at the same time are recorded together: one
         # transaction for every reply that came back while the previous record was written.
-        self._record_sends: GroupCommit[Outcome] = GroupCommit(self._settle)
+        self._record_sends: GroupCommit[Outcome] = GroupCommit(self._settle, run_db)
         # Told when a message carrying a staff reply is sent or has failed for good (the staff
         # reply delivery reports it to the ticket).
         self.on_staff_reply: Callable[[int, bool, str | None], Awaitable[None]] | None = None
@@ -142,7 +150,7 @@ class BotService:
         A flooding sender's message is stored and answered after its window; the channel still
         acknowledges it (a 429 would stall a platform's whole queue, every other person's
         messages with it). A message that reads as danger is answered at once."""
-        stored = await run_in_threadpool(
+        stored = await run_db(
             functools.partial(
                 self.store.store_inbound,
                 message,
@@ -169,7 +177,7 @@ class BotService:
                 notice = OutboundText(
                     message.channel, message.sender_id, self._flood_notice(verdict.retry_after)
                 )
-                await run_in_threadpool(self.queue, notice, conversation_id)
+                await run_db(self.queue, notice, conversation_id)
                 await self._run(self.send_pending(conversation_id), waits)
             return True
         await self._run(
@@ -340,7 +348,7 @@ class BotService:
         deadline = loop.time() + wait_seconds
         while True:
             try:
-                worked = await run_in_threadpool(
+                worked = await self._run_turn(
                     self.process, conversation_id, include_deferred, 0.0, start
                 )
                 break
@@ -378,7 +386,7 @@ class BotService:
         # reply of the conversation still waiting (for the platform's next try, or under a dead
         # worker's lease) goes first: this turn's replies then take their turn behind it.
         if worked.replies and worked.waits_behind:
-            await run_in_threadpool(self._unlease, worked.replies)
+            await run_db(self._unlease, worked.replies)
             await self._send_behind_earlier(worked.conversation_id, worked.replies)
         else:
             await self._send_rows(worked.replies)
@@ -391,7 +399,7 @@ class BotService:
 
     async def _deliver(self, filed: list[OutboxItem]) -> None:
         try:
-            await run_in_threadpool(self.intake.outbox.deliver_held, filed)
+            await self._run_filing(self.intake.outbox.deliver_held, filed)
         except Exception:
             # Still stored: the background rounds deliver it once its lease runs out.
             log.exception("filing_failed", items=len(filed))
@@ -404,7 +412,7 @@ class BotService:
         is ready while the first is on its way), so it is waited for, briefly, rather than
         leaving these to the next background round; one failing or held elsewhere is not."""
         first = min(int(row.id or 0) for row in rows)
-        due = await run_in_threadpool(self._due, conversation_id)
+        due = await run_db(self._due, conversation_id)
         on_its_way = {r.id for r in due if int(r.id or 0) < first} & self.sending.held()
         deadline = time.monotonic() + SEND_BEHIND_WAIT_SECONDS
         while on_its_way and time.monotonic() < deadline:
@@ -528,14 +536,14 @@ class BotService:
     async def send_pending(self, conversation_id: str | None = None) -> int:
         """Sends what waits (a crashed process's replies, the next try of a failed one), each
         conversation's messages in order. Returns how many went out."""
-        rows = await run_in_threadpool(self._due, conversation_id)
+        rows = await run_db(self._due, conversation_id)
         now = utcnow()
         held: set[str | None] = set()
         leased: list[OutgoingMessage] = []
         for row in rows:
             if row.conversation_id in held:
                 continue
-            if row.next_attempt_at > now or not await run_in_threadpool(self._lease, row):
+            if row.next_attempt_at > now or not await run_db(self._lease, row):
                 held.add(row.conversation_id)  # keep this conversation's later messages in order
                 continue
             leased.append(row)
@@ -613,7 +621,7 @@ class BotService:
     async def recover(self, older_than: timedelta = timedelta(seconds=5)) -> int:
         """Works messages nobody answered: a crashed process's, and a flooding sender's whose
         wait is over."""
-        due = await run_in_threadpool(self.store.due_conversations, older_than)
+        due = await run_db(self.store.due_conversations, older_than)
         for conversation_id in due:
             # A conversation leased elsewhere is skipped, not waited for: its holder answers
             # it, or its lease runs out by the next round. Waiting would hold every other
@@ -624,9 +632,9 @@ class BotService:
     async def file_silent(self) -> int:
         """Files the unfinished reports of conversations silent for the configured time."""
         filed = 0
-        for conversation_id in await run_in_threadpool(self.store.silent_conversations):
+        for conversation_id in await run_db(self.store.silent_conversations):
             try:
-                worked = await run_in_threadpool(self.process_silence, conversation_id)
+                worked = await self._run_turn(self.process_silence, conversation_id)
             except ConversationBusy:
                 continue
             except Exception:

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.contract import OutboundText
 from bot.intake.transport import IntakeTransport, Rejected, Unavailable
 from bot.messaging.service import BotService
+from intake_api.db import run_db
 
 log = structlog.get_logger("bot.replies")
 
@@ -49,9 +50,9 @@ class ReplyDelivery:
 
     async def _deliver(self, reply: dict[str, Any]) -> bool:
         reply_id = int(reply["id"])
-        known = await run_in_threadpool(self._service.outgoing_state, reply_id)
+        known = await run_db(self._service.outgoing_state, reply_id)
         if known is None:
-            target = await run_in_threadpool(
+            target = await run_db(
                 self._service.store.reply_target,
                 reply.get("conversation_id"),
                 reply["channel"],
@@ -63,10 +64,10 @@ class ReplyDelivery:
             conversation_id, address = target
             text = self._render(reply["reference_code"], reply["text"])
             message = OutboundText(reply["channel"], address, text)
-            await run_in_threadpool(self._service.queue, message, conversation_id, reply_id)
+            await run_db(self._service.queue, message, conversation_id, reply_id)
             # Sending reports the outcome (on_staff_reply) once the message is settled.
             await self._service.send_pending(conversation_id)
-            sent = await run_in_threadpool(self._service.outgoing_state, reply_id)
+            sent = await run_db(self._service.outgoing_state, reply_id)
             return sent is not None and sent[0] == "sent"
         state, error = known
         if state == "sent":

@@ -18,7 +18,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
-from starlette.concurrency import run_in_threadpool
 
 from bot.config import BotSettings
 from bot.contract import (
@@ -31,7 +30,7 @@ from bot.contract import (
     problem_with,
 )
 from bot.models import WebchatMessage
-from intake_api.db import insert_rows
+from intake_api.db import insert_rows, run_db
 
 SESSION_PATTERN = r"^[A-Za-z0-9_\-]{16,64}$"
 SessionId = Annotated[str, StringConstraints(pattern=SESSION_PATTERN)]
@@ -91,7 +90,7 @@ class WebchatChannel(ChannelBase):
                 session.commit()
                 return [str(row.id) for row in rows]
 
-        return await run_in_threadpool(store)
+        return await run_db(store)
 
     async def delete(self, recipient_id: str, message_ids: list[str]) -> int:
         """After `/xoa` the stored messages are gone already; a marker tells the page to clear
@@ -102,7 +101,7 @@ class WebchatChannel(ChannelBase):
                 session.add(WebchatMessage(session_id=self._key(recipient_id), text="", clear=True))
                 session.commit()
 
-        await run_in_threadpool(mark)
+        await run_db(mark)
         return len(message_ids)
 
     def messages_after(self, session_id: str, after: int) -> list[dict[str, Any]]:
@@ -149,7 +148,7 @@ class WebchatChannel(ChannelBase):
                 if problem is not None:
                     return JSONResponse({"detail": problem}, status_code=422)
                 await handler(message)
-            messages = await run_in_threadpool(self.messages_after, body.session_id, body.after)
+            messages = await run_db(self.messages_after, body.session_id, body.after)
             return JSONResponse({"messages": messages})
 
         @router.get("/webchat/messages")
@@ -157,7 +156,7 @@ class WebchatChannel(ChannelBase):
             session_id: Annotated[str, Query(pattern=SESSION_PATTERN)],
             after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         ) -> JSONResponse:
-            messages = await run_in_threadpool(self.messages_after, session_id, after)
+            messages = await run_db(self.messages_after, session_id, after)
             return JSONResponse({"messages": messages})
 
         return router

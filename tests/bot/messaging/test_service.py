@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,9 +31,12 @@ from bot.models import (
     WebchatMessage,
 )
 from bot.runtime import BotRuntime
+from intake_api.db import DATABASE_THREADS, database_threads
 from intake_api.models import Reply, Ticket, TicketMessage
 from intake_api.state import AppState
 from tests.bot.conftest import SwitchableTransport, bot_for
+from tests.bot.nlu.fake_rasa import FakeRasa, rasa_answer
+from tests.bot.nlu.fake_rasa import Reply as RasaReply
 
 SESSION = "service-test-session-000001"
 
@@ -206,7 +210,7 @@ async def test_messages_waiting_for_a_held_conversation_leave_the_threads_to_eve
     stored = store.store_inbound(_msg("xin chào", held, "telegram"), lease=True)
     assert stored is not None
     store.leases.drop(stored.conversation_id)  # its holder is gone
-    limiter = anyio.to_thread.current_default_thread_limiter()
+    limiter = database_threads()
     threads = limiter.total_tokens
     limiter.total_tokens = 2
     try:
@@ -262,6 +266,78 @@ async def test_a_reply_whose_record_fails_is_not_an_error_for_the_person_and_goe
     with Session(api_state.engine) as session:
         (row,) = session.exec(select(OutgoingMessage)).all()
     assert row.state == "sent"
+
+
+async def test_a_rescue_is_stored_answered_and_filed_while_api_requests_hold_every_api_thread(
+    runtime: BotRuntime, api_state: AppState
+) -> None:
+    """The bot's database work has threads of its own (intake_api.db.run_db): console reports
+    or a flood of API requests taking all of anyio's threads never hold a message's store, its
+    turn, its reply or its ticket back."""
+    telegram = runtime.channels["telegram"]
+    assert isinstance(telegram, RecordingChannel)
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    busy = threading.Event()
+    holders = [
+        asyncio.ensure_future(anyio.to_thread.run_sync(busy.wait))
+        for _ in range(int(limiter.total_tokens))
+    ]
+    try:
+        await asyncio.sleep(0.05)
+        assert limiter.available_tokens == 0
+        stored = runtime.service.accept(
+            _msg("cứu em, em bị nhốt ở Campuchia", "1000004", "telegram")
+        )
+        assert await asyncio.wait_for(stored, 5) is True
+        for _ in range(250):
+            if telegram.sent:
+                break
+            await asyncio.sleep(0.02)
+        assert telegram.sent and "113" in telegram.sent[0].text
+        for _ in range(250):  # and filed
+            with Session(api_state.engine) as session:
+                tickets = session.exec(select(Ticket)).all()
+            if tickets:
+                break
+            await asyncio.sleep(0.02)
+        assert [t.priority for t in tickets] == ["P1"]
+        assert tickets[0].reference_code in telegram.sent[0].text
+    finally:
+        busy.set()
+        await asyncio.gather(*holders)
+    await runtime.service.drain()
+
+
+async def test_turns_waiting_on_a_slow_rasa_never_hold_the_store_of_another_message(
+    api_state: AppState, transport: SwitchableTransport
+) -> None:
+    """With a Rasa server, a turn waits on the network: turns then run on anyio's threads, not
+    on the few the bot's database work shares. More people than those threads waiting for a
+    slow Rasa leave the next message's store (and so the platform's acknowledgement) free."""
+    rasa = FakeRasa().start()
+    telegram = RecordingChannel()
+    try:
+        settings = BotSettings(
+            nlu_backend="rasa",
+            rasa_url=rasa.url,
+            rasa_timeout_seconds=20,
+            rasa_retries=0,
+            rasa_fallback_to_embedded=False,
+        )
+        runtime = bot_for(api_state, transport, settings, telegram=telegram)
+        slow = DATABASE_THREADS + 2
+        rasa.script(
+            *[RasaReply(body=rasa_answer("xin chào", "greet", 0.9), delay_seconds=3)] * slow
+        )
+        for n in range(slow + 1):
+            started = time.monotonic()
+            assert await runtime.service.accept(_msg("xin chào", f"20000{n}", "telegram"))
+            # Stored (the platform acknowledged) while the turns before it wait on Rasa.
+            assert time.monotonic() - started < 1.5
+        await runtime.service.drain()
+        assert len(telegram.sent) == slow + 1
+    finally:
+        rasa.stop()
 
 
 def test_two_first_messages_of_one_new_sender_racing_make_one_conversation(

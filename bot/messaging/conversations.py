@@ -1,20 +1,25 @@
 """Where conversations, inbound messages and outgoing messages are kept, and the lease that
 serialises one conversation across processes.
 
-A message costs two transactions here: one to store it before the platform is acknowledged,
-and one for its turn (the conversation's new state, the message marked processed, what the turn
-filed in the intake outbox and the replies to send), which also frees the conversation.
+A message costs one transaction here when its turn may run inside the one that stores it (the
+conversation free, a turn that waits on no network: `store_inbound(turn=...)`), and two
+otherwise: one to store it before the platform is acknowledged, and one for its turn (the
+conversation's new state, the message marked processed, what the turn filed in the intake
+outbox and the replies to send), which also frees the conversation. Either way the message is
+stored before it is acknowledged, and its replies with the state that produced them.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import bindparam, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +34,8 @@ from bot.models import outgoing_table as _outgoing
 from intake_api.crypto import PersonalDataCipher
 from intake_api.db import insert_rows, utcnow
 from intake_api.leases import LeaseKeeper, take_lease
+
+log = structlog.get_logger("bot.conversations")
 
 # Renewed while the turn runs (a slow NLU call to a remote Rasa keeps it), so it only has to
 # outlast a missed renewal: a conversation whose process died is worked again within seconds.
@@ -74,6 +81,8 @@ class TurnStart:
 
     conversation: Conversation
     pending: list[InboundRecord]
+    # Made by the transaction that leased it: no reply of it can be waiting to go out yet.
+    new: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,9 @@ class Stored:
     # transaction as the message (None when asked not to, when throttled, or when another
     # worker holds the conversation: `begin_turn` then waits for it).
     start: TurnStart | None = None
+    # What the turn given to `store_inbound` returned, when it ran in the same transaction
+    # (`start` is then worked and its conversation free again).
+    turned: Any = None
 
 
 @dataclass(frozen=True)
@@ -118,12 +130,19 @@ class ConversationStore:
         is_urgent: Callable[[str], bool] = lambda text: False,
         *,
         lease: bool = False,
+        turn: Callable[[Session, TurnStart], Any] | None = None,
     ) -> Stored | None:
         """Stores the message (and its conversation, if new) and counts it against the
         sender's flood limit, in one transaction; None for a platform's retry of a message
         already stored. A flooding sender's message waits out the window unless it reads as
         danger. With `lease`, a message due now also leases its conversation and loads the
-        turn in that transaction (a message then costs two: this one and its turn)."""
+        turn in that transaction (a message then costs two: this one and its turn).
+
+        With `turn` as well, and this message the conversation's only unanswered one, that
+        turn runs in this same transaction, given the session and the leased start, and must
+        leave the conversation free: one commit for the message, its state and its replies.
+        A turn that raises is rolled back and the message stored alone, leased, as without
+        `turn`: stored before acknowledged, whatever the turn does."""
         digest = self.sender_hash(message.channel, message.sender_id)
         extra: dict[str, Any] = {}
         if message.location is not None:
@@ -132,7 +151,8 @@ class ConversationStore:
             extra["phone"] = message.phone
         if message.attachment is not None:
             extra["attachment"] = message.attachment
-        for attempt in range(2):
+        attempt = 0
+        while attempt < 2:
             with Session(self._engine, expire_on_commit=False) as session:
                 verdict = limiter.hit(session, digest) if limiter else Verdict(None, False)
                 not_before = None
@@ -167,20 +187,39 @@ class ConversationStore:
                         insert_rows(session, [conversation])
                     insert_rows(session, [record])
                     if lease_now and conversation is not None:
-                        start = TurnStart(conversation, [record])
+                        start = TurnStart(conversation, [record], new=True)
                     elif lease_now:
                         start = self._lease_turn(
                             session, conversation_id, now, verdict.retry_after is not None
                         )
-                    session.commit()
+                    # The turn runs here for the conversation's only unanswered message: the
+                    # turns of a batch each see what the one before committed (a code filed
+                    # by the first, asked about in the second).
+                    turn_here = turn is not None and start is not None and len(start.pending) == 1
+                    if not turn_here:
+                        session.commit()
                 except IntegrityError:
                     session.rollback()
                     if found is None and attempt == 0:
+                        attempt += 1
                         continue  # a concurrent first message of the same sender made it
                     return None
+                turned = None
+                if turn_here and turn is not None and start is not None:
+                    try:
+                        turned = turn(session, start)
+                        session.commit()
+                    except Exception:
+                        session.rollback()
+                        # Stored alone on the next pass, its turn left to the usual path (which
+                        # retries it, and logs it if it fails again).
+                        log.warning("turn_in_store_failed", channel=message.channel)
+                        turn = None
+                        continue
+                    start = None  # worked, and its conversation released by the turn
                 if start is not None:
                     self.leases.hold(conversation_id)
-                return Stored(conversation_id, verdict, not_before, start)
+                return Stored(conversation_id, verdict, not_before, start, turned)
         return None
 
     def _message_key(self, message: InboundMessage) -> str:
@@ -243,17 +282,22 @@ class ConversationStore:
         file_after: datetime | None = None,
         release: bool = False,
         send_lease: timedelta = timedelta(0),
+        session: Session | None = None,
+        nothing_earlier: bool = False,
     ) -> SavedTurn:
         """The turn in one transaction: the conversation's new state, the message marked
         processed, the intake items it filed and its replies. The replies and items come
         leased to this process for `send_lease`, which sends and delivers them right after;
-        if it dies first, they are anyone's once the lease runs out."""
+        if it dies first, they are anyone's once the lease runs out. Given a `session`, the
+        turn is written in the caller's transaction, which the caller commits.
+        `nothing_earlier`: the caller knows no earlier reply can be unsent (the first turn of
+        a conversation made by its store), and the check is left out."""
         now = utcnow()
         leased_until = now + send_lease if send_lease else None
-        with Session(self._engine, expire_on_commit=False) as session:
+        with self._transaction(session) as txn:
             # Core statements on the tables: the ORM's bulk-update machinery costs more than
             # the statements themselves on this path, run for every message.
-            session.execute(
+            txn.execute(
                 _SAVE_STATE_AND_RELEASE if release else _SAVE_STATE,
                 {
                     "conversation_id": conversation.id,
@@ -263,10 +307,10 @@ class ConversationStore:
                 },
             )
             if inbound_id is not None:
-                session.execute(_MARK_PROCESSED, {"inbound_id": inbound_id, "at": now})
+                txn.execute(_MARK_PROCESSED, {"inbound_id": inbound_id, "at": now})
             for item in outbox:
                 item.leased_until = leased_until
-            insert_rows(session, list(outbox))
+            insert_rows(txn, list(outbox))
             rows = [
                 OutgoingMessage(
                     conversation_id=conversation.id,
@@ -283,18 +327,32 @@ class ConversationStore:
             # Asked here rather than in a transaction of its own: an earlier reply of the
             # conversation still unsent (waiting for a retry, or under a dead worker's lease)
             # must go before these.
-            waits_behind = bool(rows) and (
-                session.execute(_EARLIER_UNSENT, {"conversation_id": conversation.id}).first()
-                is not None
+            waits_behind = (
+                bool(rows)
+                and not nothing_earlier
+                and (
+                    txn.execute(_EARLIER_UNSENT, {"conversation_id": conversation.id}).first()
+                    is not None
+                )
             )
-            insert_rows(session, rows)
-            try:
-                session.commit()
-            finally:
-                if release:
-                    # Committed, the lease is gone; failed, it runs out in one lease.
-                    self.leases.drop(conversation.id)
+            insert_rows(txn, rows)
+            if session is None:
+                try:
+                    txn.commit()
+                finally:
+                    if release:
+                        # Committed, the lease is gone; failed, it runs out in one lease.
+                        self.leases.drop(conversation.id)
             return SavedTurn(rows, waits_behind)
+
+    @contextmanager
+    def _transaction(self, session: Session | None) -> Iterator[Session]:
+        """The caller's transaction when given one (it commits), else one of this call's."""
+        if session is not None:
+            yield session
+            return
+        with Session(self._engine, expire_on_commit=False) as own:
+            yield own
 
     def release(self, conversation_id: str) -> None:
         self.leases.drop(conversation_id)
@@ -360,40 +418,44 @@ class ConversationStore:
 
     # -- /xoa ---------------------------------------------------------------------------------
 
-    def erase(self, conversation_id: str) -> list[str]:
+    def erase(self, conversation_id: str, session: Session | None = None) -> list[str]:
         """Forgets what the conversation said (for people whose phone may be checked); returns
         the platform ids of the messages sent to the person, to delete where the platform lets
-        us. Staff replies are among them: they took the same path."""
-        with Session(self._engine) as session:
-            conversation = session.get(Conversation, conversation_id)
+        us. Staff replies are among them: they took the same path. Given a `session`, in the
+        caller's transaction, which the caller commits."""
+        with self._transaction(session) as txn:
+            conversation = txn.get(Conversation, conversation_id)
             assert conversation is not None
-            sent = session.exec(
+            sent = txn.exec(
                 select(OutgoingMessage.platform_message_id).where(
                     OutgoingMessage.conversation_id == conversation_id,
                     col(OutgoingMessage.platform_message_id).is_not(None),
                 )
             ).all()
-            session.execute(
+            txn.execute(
                 update(InboundRecord)
                 .where(col(InboundRecord.conversation_id) == conversation_id)
                 .values(text=None, extra=None)
             )
             # Sent or not: nothing the conversation said or was told stays behind.
-            session.exec(
+            txn.exec(
                 delete(OutgoingMessage).where(
                     col(OutgoingMessage.conversation_id) == conversation_id
                 )
             )  # type: ignore[call-overload]
             if conversation.channel == "webchat":
-                session.exec(
+                txn.exec(
                     delete(WebchatMessage).where(
                         col(WebchatMessage.session_id) == self.address_key(conversation.sender_id)
                     )
                 )  # type: ignore[call-overload]
             conversation.state = {}
             conversation.file_after = None
-            session.add(conversation)
-            session.commit()
+            txn.add(conversation)
+            if session is None:
+                txn.commit()
+            else:
+                txn.flush()
             return [str(s) for s in sent]
 
 

@@ -115,6 +115,13 @@ class BotService:
         a wait would hold. In one process with the embedded NLU, all of it is database work."""
         self._engine = engine
         self._run_turn = run_in_threadpool if turns_wait_on_network else run_db
+        # A turn that waits on no network runs in the transaction that stores its message:
+        # one commit for the message, its state and its replies, instead of two. Not on
+        # SQLite, whose one write lock the turn would then hold through the dialogue, and wait
+        # on itself when the turn writes through another connection (the API's audit of a
+        # status look-up); nor for a turn that waits on a Rasa server or a remote API, which
+        # would keep a transaction open for its round trip.
+        self._turn_in_store = not turns_wait_on_network and engine.dialect.name != "sqlite"
         self._run_filing = run_in_threadpool if filings_wait_on_network else run_db
         self.store = store
         self.dialogue = dialogue
@@ -157,6 +164,7 @@ class BotService:
                 self.rate_limiter,
                 self._is_urgent,
                 lease=True,
+                turn=self._turn_in if self._turn_in_store else None,
             )
         )
         if stored is None:
@@ -180,6 +188,11 @@ class BotService:
                 await run_db(self.queue, notice, conversation_id)
                 await self._run(self.send_pending(conversation_id), waits)
             return True
+        if stored.turned is not None:
+            worked: Worked = stored.turned
+            self._hold(worked.replies, worked.filed)
+            await self._run(self._finish_or_leave(worked, waits), waits)
+            return True
         await self._run(
             self._work(
                 conversation_id, include_deferred=urgent, start=stored.start, answer_first=waits
@@ -187,6 +200,9 @@ class BotService:
             waits,
         )
         return True
+
+    def _turn_in(self, session: Session, start: TurnStart) -> Worked:
+        return self.process(start.conversation.id, start=start, session=session)
 
     async def converse(self, message: InboundMessage) -> bool:
         """Stores, works, sends and files before returning, whatever the channel (tests and
@@ -216,10 +232,15 @@ class BotService:
         include_deferred: bool = False,
         wait_seconds: float = 20.0,
         start: TurnStart | None = None,
+        session: Session | None = None,
     ) -> Worked:
         """Answers every stored, unanswered message of the conversation in order, each turn in
         one transaction with its state, the intake items it filed and its replies. `start` is
-        the conversation already leased to this process (by the message's own store)."""
+        the conversation already leased to this process (by the message's own store).
+
+        Given the `session` that leased it, every turn is written in that transaction instead,
+        which the caller commits (or rolls back: nothing of the turns is then left), and then
+        holds the replies and filings for sending (`_hold`)."""
         if start is None:
             start = self.store.begin_turn(
                 conversation_id, include_deferred=include_deferred, wait_seconds=wait_seconds
@@ -236,7 +257,7 @@ class BotService:
                     turn = self.dialogue.respond(state, message, conversation_id)
                 if turn.erase:
                     worked.erased = True
-                    worked.to_delete.extend(self.store.erase(conversation_id))
+                    worked.to_delete.extend(self.store.erase(conversation_id, session))
                     # Answers of earlier messages in this batch were erased with the rest:
                     # none of them may still go out. (What they filed stays filed.)
                     self.sending.drop(*[row.id for row in worked.replies])
@@ -255,8 +276,13 @@ class BotService:
                     file_after=self._file_after(state),
                     release=last,
                     send_lease=SEND_LEASE,
+                    session=session,
+                    # In the transaction that made the conversation, nothing else of it can
+                    # have been written (a flood notice is written after this commits).
+                    nothing_earlier=start.new and index == 0 and session is not None,
                 )
-                self._hold(saved.replies, filed)
+                if session is None:
+                    self._hold(saved.replies, filed)
                 if not worked.replies:
                     # Earlier turns of this batch wrote no replies: what is older is not ours.
                     worked.waits_behind = saved.waits_behind
@@ -269,7 +295,7 @@ class BotService:
             self._let_go(worked.replies, worked.filed)
             raise
         finally:
-            if not released:
+            if not released and session is None:
                 self.store.release(conversation_id)
         return worked
 
@@ -360,13 +386,18 @@ class BotService:
                 # Stays stored as unprocessed; the background rounds try again.
                 log.exception("processing_failed", conversation_id=conversation_id)
                 return
+        await self._finish_or_leave(worked, answer_first)
+
+    async def _finish_or_leave(self, worked: Worked, answer_first: bool = False) -> None:
         try:
             await self._finish(worked, answer_first)
         except Exception as exc:
             # The turn's replies and filings are stored: the background rounds send and
             # deliver what this could not (the database went away between the two).
             log.warning(
-                "sending_left_to_rounds", conversation_id=conversation_id, error=type(exc).__name__
+                "sending_left_to_rounds",
+                conversation_id=worked.conversation_id,
+                error=type(exc).__name__,
             )
 
     async def _finish(self, worked: Worked, answer_first: bool = False) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio.to_thread
 import pytest
+import sqlalchemy
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
@@ -266,6 +267,112 @@ async def test_a_reply_whose_record_fails_is_not_an_error_for_the_person_and_goe
     with Session(api_state.engine) as session:
         (row,) = session.exec(select(OutgoingMessage)).all()
     assert row.state == "sent"
+
+
+def _commits(engine: Any) -> list[int]:
+    """A counter of the transactions committed on `engine` from now on."""
+    counted = [0]
+
+    @sqlalchemy.event.listens_for(engine, "commit")
+    def _count(_connection: Any) -> None:
+        counted[0] += 1
+
+    return counted
+
+
+async def test_on_postgresql_a_message_is_stored_with_its_answer_before_it_is_acknowledged(
+    runtime: BotRuntime, api_state: AppState
+) -> None:
+    """One transaction stores the message, its turn's state and its replies (docs/
+    architecture.md, step 2): by the time the platform is acknowledged the answer is written,
+    not only the message. On SQLite, whose one write lock the turn would hold, two."""
+    commits = _commits(api_state.engine)
+    assert await runtime.service.accept(_msg("xin chào", channel="telegram")) is True
+    with Session(api_state.engine) as session:
+        (record,) = session.exec(select(InboundRecord)).all()
+        replies = session.exec(select(OutgoingMessage)).all()
+    if api_state.engine.dialect.name == "postgresql":
+        assert commits[0] == 1
+        assert record.state == "processed" and len(replies) == 1
+    else:
+        assert commits[0] == 1 and record.state == "received"  # its turn follows
+    await runtime.service.drain()
+    with Session(api_state.engine) as session:
+        (row,) = session.exec(select(OutgoingMessage)).all()
+        (conversation,) = session.exec(select(Conversation)).all()
+    assert row.state == "sent" and conversation.locked_until is None
+    assert len(runtime.service.channels["telegram"].sent) == 1  # type: ignore[attr-defined]
+
+
+async def test_a_turn_that_fails_leaves_its_message_stored_alone_and_answered_later(
+    runtime: BotRuntime, api_state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dialogue raises inside the store's transaction (and again on the usual path):
+    the message is still stored and acknowledged, nothing of the failed turn is left, and it
+    is answered, once, when the fault is gone."""
+    respond = runtime.service.dialogue.respond
+    broken = [True]
+    calls: list[int] = []
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if broken[0]:
+            raise RuntimeError("dialogue bug")
+        return respond(*args, **kwargs)
+
+    monkeypatch.setattr(runtime.service.dialogue, "respond", failing)
+    assert await runtime.service.accept(_msg("cứu em, em bị nhốt ở Campuchia", channel="telegram"))
+    await runtime.service.drain()
+    with Session(api_state.engine) as session:
+        (record,) = session.exec(select(InboundRecord)).all()
+        (conversation,) = session.exec(select(Conversation)).all()
+        assert session.exec(select(OutgoingMessage)).all() == []
+        assert session.exec(select(OutboxItem)).all() == []
+    assert record.state == "received" and conversation.state == {}
+    # In the store's transaction, then on the usual path (SQLite: the usual path only).
+    assert len(calls) == (2 if api_state.engine.dialect.name == "postgresql" else 1)
+
+    broken[0] = False
+    assert await runtime.service.recover(timedelta(0)) == 1
+    await runtime.service.drain()
+    with Session(api_state.engine) as session:
+        (record,) = session.exec(select(InboundRecord)).all()
+        (ticket,) = session.exec(select(Ticket)).all()
+        rows = session.exec(select(OutgoingMessage)).all()
+    sent = runtime.service.channels["telegram"].sent  # type: ignore[attr-defined]
+    assert record.state == "processed" and ticket.priority == "P1"
+    assert "113" in sent[0].text and ticket.reference_code in sent[0].text
+    assert [m.text for m in sent] == [r.text for r in rows]  # each reply once
+
+
+async def test_a_turn_whose_write_fails_in_the_store_is_stored_once_and_answered_at_once(
+    runtime: BotRuntime, api_state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refuses the turn's writes inside the store's transaction: that whole
+    transaction is rolled back (no second conversation, no message stored twice) and the
+    message is stored alone, then answered on the usual path."""
+    save_turn = runtime.service.store.save_turn
+    refused: list[int] = []
+
+    def refusing_in_store(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("session") is not None:
+            refused.append(1)
+            raise OperationalError("INSERT bot_outgoing", {}, Exception("disk full"))
+        return save_turn(*args, **kwargs)
+
+    monkeypatch.setattr(runtime.service.store, "save_turn", refusing_in_store)
+    rescue = _msg("cứu em, em bị nhốt ở Campuchia", channel="telegram")
+    assert await runtime.service.converse(rescue)
+    with Session(api_state.engine) as session:
+        records = session.exec(select(InboundRecord)).all()
+        conversations = session.exec(select(Conversation)).all()
+        (ticket,) = session.exec(select(Ticket)).all()
+        rows = session.exec(select(OutgoingMessage)).all()
+    sent = runtime.service.channels["telegram"].sent  # type: ignore[attr-defined]
+    assert refused == ([1] if api_state.engine.dialect.name == "postgresql" else [])
+    assert len(records) == 1 and records[0].state == "processed" and len(conversations) == 1
+    assert ticket.reference_code in sent[0].text
+    assert [m.text for m in sent] == [r.text for r in rows]  # each reply once
 
 
 async def test_a_rescue_is_stored_answered_and_filed_while_api_requests_hold_every_api_thread(

@@ -115,8 +115,11 @@ class BotService:
         a wait would hold. In one process with the embedded NLU, all of it is database work."""
         self._engine = engine
         self._run_turn = run_in_threadpool if turns_wait_on_network else run_db
-        # A turn that waits on no network runs in the transaction that stores its message:
-        # one commit for the message, its state and its replies, instead of two. Not on
+        # For a person who waits in the same request for the answer (the web chat, the
+        # terminal), a turn that waits on no network runs in the transaction that stores the
+        # message: one commit for the message, its state and its replies, instead of two, and
+        # no later answer for it. Not for a platform's webhook, whose acknowledgement would
+        # then wait for the turn too (open loop, 80/s: its p50 doubled, README "Load"). Not on
         # SQLite, whose one write lock the turn would then hold through the dialogue, and wait
         # on itself when the turn writes through another connection (the API's audit of a
         # status look-up); nor for a turn that waits on a Rasa server or a remote API, which
@@ -157,6 +160,8 @@ class BotService:
         A flooding sender's message is stored and answered after its window; the channel still
         acknowledges it (a 429 would stall a platform's whole queue, every other person's
         messages with it). A message that reads as danger is answered at once."""
+        channel = self.channels.get(message.channel)
+        waits = channel is not None and channel.waits_for_replies
         stored = await run_db(
             functools.partial(
                 self.store.store_inbound,
@@ -164,7 +169,7 @@ class BotService:
                 self.rate_limiter,
                 self._is_urgent,
                 lease=True,
-                turn=self._turn_in if self._turn_in_store else None,
+                turn=self._turn_in if self._turn_in_store and waits else None,
             )
         )
         if stored is None:
@@ -177,8 +182,6 @@ class BotService:
             stored.not_before,
         )
         urgent = verdict.retry_after is not None and not_before is None
-        channel = self.channels.get(message.channel)
-        waits = channel is not None and channel.waits_for_replies
         if not_before is not None:
             log.warning("sender_throttled", channel=message.channel)
             if verdict.first_over and verdict.retry_after is not None:

@@ -280,27 +280,41 @@ def _commits(engine: Any) -> list[int]:
     return counted
 
 
-async def test_on_postgresql_a_message_is_stored_with_its_answer_before_it_is_acknowledged(
+async def test_on_postgresql_a_web_chat_message_is_stored_with_its_answer_in_one_transaction(
     runtime: BotRuntime, api_state: AppState
 ) -> None:
-    """One transaction stores the message, its turn's state and its replies (docs/
-    architecture.md, step 2): by the time the platform is acknowledged the answer is written,
-    not only the message. On SQLite, whose one write lock the turn would hold, two."""
+    """The person waits in the request for the answer: one transaction stores the message,
+    its turn's state and its replies (docs/architecture.md, step 2). On SQLite, whose one
+    write lock the turn would hold, two."""
+    commits = _commits(api_state.engine)
+    assert await runtime.service.accept(_msg("xin chào")) is True
+    await runtime.service.drain()
+    with Session(api_state.engine) as session:
+        (record,) = session.exec(select(InboundRecord)).all()
+        (row,) = session.exec(select(OutgoingMessage)).all()
+        (conversation,) = session.exec(select(Conversation)).all()
+    postgres = api_state.engine.dialect.name == "postgresql"
+    # The message with its turn (SQLite: the message, then its turn), the page's answer, the
+    # record of that send.
+    assert commits[0] == (3 if postgres else 4)
+    assert record.state == "processed" and row.state == "sent"
+    assert conversation.locked_until is None and len(_shown(api_state)) == 1
+
+
+async def test_a_platform_webhook_is_acknowledged_once_its_message_is_stored(
+    runtime: BotRuntime, api_state: AppState
+) -> None:
+    """A platform waits for nothing but the store: the turn follows the acknowledgement."""
     commits = _commits(api_state.engine)
     assert await runtime.service.accept(_msg("xin chào", channel="telegram")) is True
     with Session(api_state.engine) as session:
         (record,) = session.exec(select(InboundRecord)).all()
-        replies = session.exec(select(OutgoingMessage)).all()
-    if api_state.engine.dialect.name == "postgresql":
-        assert commits[0] == 1
-        assert record.state == "processed" and len(replies) == 1
-    else:
-        assert commits[0] == 1 and record.state == "received"  # its turn follows
+    assert commits[0] == 1 and record.state == "received"
     await runtime.service.drain()
     with Session(api_state.engine) as session:
+        (record,) = session.exec(select(InboundRecord)).all()
         (row,) = session.exec(select(OutgoingMessage)).all()
-        (conversation,) = session.exec(select(Conversation)).all()
-    assert row.state == "sent" and conversation.locked_until is None
+    assert record.state == "processed" and row.state == "sent"
     assert len(runtime.service.channels["telegram"].sent) == 1  # type: ignore[attr-defined]
 
 
@@ -321,7 +335,7 @@ async def test_a_turn_that_fails_leaves_its_message_stored_alone_and_answered_la
         return respond(*args, **kwargs)
 
     monkeypatch.setattr(runtime.service.dialogue, "respond", failing)
-    assert await runtime.service.accept(_msg("cứu em, em bị nhốt ở Campuchia", channel="telegram"))
+    assert await runtime.service.accept(_msg("cứu em, em bị nhốt ở Campuchia"))
     await runtime.service.drain()
     with Session(api_state.engine) as session:
         (record,) = session.exec(select(InboundRecord)).all()
@@ -339,10 +353,10 @@ async def test_a_turn_that_fails_leaves_its_message_stored_alone_and_answered_la
         (record,) = session.exec(select(InboundRecord)).all()
         (ticket,) = session.exec(select(Ticket)).all()
         rows = session.exec(select(OutgoingMessage)).all()
-    sent = runtime.service.channels["telegram"].sent  # type: ignore[attr-defined]
+    shown = _shown(api_state)
     assert record.state == "processed" and ticket.priority == "P1"
-    assert "113" in sent[0].text and ticket.reference_code in sent[0].text
-    assert [m.text for m in sent] == [r.text for r in rows]  # each reply once
+    assert "113" in shown[0] and ticket.reference_code in shown[0]
+    assert shown == [r.text for r in rows]  # each reply once
 
 
 async def test_a_turn_whose_write_fails_in_the_store_is_stored_once_and_answered_at_once(
@@ -361,18 +375,18 @@ async def test_a_turn_whose_write_fails_in_the_store_is_stored_once_and_answered
         return save_turn(*args, **kwargs)
 
     monkeypatch.setattr(runtime.service.store, "save_turn", refusing_in_store)
-    rescue = _msg("cứu em, em bị nhốt ở Campuchia", channel="telegram")
+    rescue = _msg("cứu em, em bị nhốt ở Campuchia")
     assert await runtime.service.converse(rescue)
     with Session(api_state.engine) as session:
         records = session.exec(select(InboundRecord)).all()
         conversations = session.exec(select(Conversation)).all()
         (ticket,) = session.exec(select(Ticket)).all()
         rows = session.exec(select(OutgoingMessage)).all()
-    sent = runtime.service.channels["telegram"].sent  # type: ignore[attr-defined]
+    shown = _shown(api_state)
     assert refused == ([1] if api_state.engine.dialect.name == "postgresql" else [])
     assert len(records) == 1 and records[0].state == "processed" and len(conversations) == 1
-    assert ticket.reference_code in sent[0].text
-    assert [m.text for m in sent] == [r.text for r in rows]  # each reply once
+    assert ticket.reference_code in shown[0]
+    assert shown == [r.text for r in rows]  # each reply once
 
 
 async def test_a_rescue_is_stored_answered_and_filed_while_api_requests_hold_every_api_thread(

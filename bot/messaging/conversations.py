@@ -1,8 +1,9 @@
 """Where conversations, inbound messages and outgoing messages are kept, and the lease that
 serialises one conversation across processes.
 
-A message costs one transaction here when its turn may run inside the one that stores it (the
-conversation free, a turn that waits on no network: `store_inbound(turn=...)`), and two
+A message costs one transaction here when its turn runs inside the one that stores it
+(`store_inbound(turn=...)`: the message service asks for it where the person waits for the
+answer in the same request, the conversation is free and the turn waits on no network), and two
 otherwise: one to store it before the platform is acknowledged, and one for its turn (the
 conversation's new state, the message marked processed, what the turn filed in the intake
 outbox and the replies to send), which also frees the conversation. Either way the message is

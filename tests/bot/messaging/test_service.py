@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.config import BotSettings
 from bot.contract import ChannelBase, InboundMessage, OutboundText, TextLimit
@@ -299,6 +299,46 @@ async def test_on_postgresql_a_web_chat_message_is_stored_with_its_answer_in_one
     assert commits[0] == (3 if postgres else 4)
     assert record.state == "processed" and row.state == "sent"
     assert conversation.locked_until is None and len(_shown(api_state)) == 1
+
+
+async def test_two_workers_racing_on_one_new_web_chat_session_answer_each_message_once(
+    api_state: AppState, transport: SwitchableTransport
+) -> None:
+    """Two workers on one database take the first messages of one new person at the same
+    time, each turn inside its store's transaction on PostgreSQL: the second waits for the
+    first's conversation to be committed, then works its own message in it. Each message is
+    answered once, in the order they were worked."""
+    workers = [bot_for(api_state, transport) for _ in range(2)]
+    texts = ["xin chào", "cho hỏi số đường dây nóng"] * 3
+    for round_ in range(3):
+        session_id = f"race-{round_}-{uuid.uuid4().hex[:12]}"
+        await asyncio.gather(
+            *(
+                workers[i % 2].service.converse(_msg(text, sender=session_id))
+                for i, text in enumerate(texts[:2])
+            )
+        )
+        # A reply written behind the other worker's, still on its way, goes at the next round.
+        for worker in workers:
+            await worker.tick()
+        with Session(api_state.engine) as session:
+            digest = workers[0].service.store.sender_hash("webchat", session_id)
+            (conversation,) = session.exec(
+                select(Conversation).where(Conversation.sender_hash == digest)
+            ).all()
+            states = session.exec(
+                select(InboundRecord.state).where(InboundRecord.conversation_id == conversation.id)
+            ).all()
+            rows = session.exec(
+                select(OutgoingMessage)
+                .where(OutgoingMessage.conversation_id == conversation.id)
+                .order_by(col(OutgoingMessage.id))
+            ).all()
+        assert states == ["processed", "processed"] and conversation.locked_until is None
+        assert [r.state for r in rows] == ["sent"] * len(rows) and len(rows) >= 2
+        assert _shown(api_state, session_id) == [r.text for r in rows]  # each once, in order
+    for worker in workers:
+        await worker.service.drain()
 
 
 async def test_a_platform_webhook_is_acknowledged_once_its_message_is_stored(

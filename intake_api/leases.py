@@ -5,6 +5,7 @@ database row, never in process memory."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Mapping
@@ -12,11 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, or_, update
+from sqlalchemy import ColumnElement, bindparam, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from intake_api.db import utcnow
+from intake_api.db import DirectStatement, utcnow
 
 log = structlog.get_logger("intake_api.leases")
 
@@ -33,17 +34,26 @@ def take_lease(
 ) -> bool:
     """Sets the `lease` column to `until` (and `values`) on the rows whose columns equal
     `match` and whose lease is free at `now`; True when this call took it. The caller
-    commits. A Core statement on the table: it runs for every message, and the ORM's
-    bulk-update path costs more than the statement."""
-    table = model.__table__
+    commits. A statement compiled once and run on the cursor (`DirectStatement`): it runs
+    for every message, and the ORM's bulk-update path costs more than the statement."""
+    statement = _lease_statement(model.__table__, lease, tuple(match), tuple(values))
+    params = {f"m_{name}": value for name, value in match.items()}
+    params.update({f"v_{name}": value for name, value in values.items()})
+    params.update(lease_now=now, lease_until=until)
+    return statement.execute(session, params).rowcount == 1
+
+
+@functools.cache
+def _lease_statement(
+    table: Any, lease: str, match: tuple[str, ...], values: tuple[str, ...]
+) -> DirectStatement:
     column = table.c[lease]
-    result = session.execute(
+    return DirectStatement(
         update(table)
-        .where(*[table.c[name] == value for name, value in match.items()])
-        .where(or_(column.is_(None), column < now))
-        .values({lease: until, **values})
+        .where(*[table.c[name] == bindparam(f"m_{name}") for name in match])
+        .where(or_(column.is_(None), column < bindparam("lease_now")))
+        .values({lease: bindparam("lease_until"), **{n: bindparam(f"v_{n}") for n in values}})
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def lease_pending_row(

@@ -33,7 +33,7 @@ from bot.models import conversations_table as _conversations
 from bot.models import inbound_table as _inbound
 from bot.models import outgoing_table as _outgoing
 from intake_api.crypto import PersonalDataCipher
-from intake_api.db import insert_rows, utcnow
+from intake_api.db import DirectStatement, insert_rows, utcnow
 from intake_api.leases import LeaseKeeper, take_lease
 
 log = structlog.get_logger("bot.conversations")
@@ -45,24 +45,26 @@ LEASE = timedelta(seconds=8)
 LEASE_POLL_SECONDS = 0.02
 
 
-# The statements of every message, built once: constructing a statement and its cache key
-# again per message cost more than running it (the values are bound, the types are the
-# columns').
-_FIND_CONVERSATION = select(_conversations.c.id).where(
-    _conversations.c.sender_hash == bindparam("digest")
-)
-_SAVE_STATE = (
+# The statements of every message, built and compiled once and run on the cursor
+# (intake_api.db.DirectStatement): constructing a statement and its cache key again per message
+# cost more than running it, and SQLAlchemy's execution around a compiled one about as much
+# again (the values are bound, the types are the columns').
+_SAVE_STATE_STATEMENT = (
     update(_conversations)
     .where(_conversations.c.id == bindparam("conversation_id"))
     .values(state=bindparam("new_state"), updated_at=bindparam("at"), file_after=bindparam("fa"))
 )
-_SAVE_STATE_AND_RELEASE = _SAVE_STATE.values(locked_until=None)
-_MARK_PROCESSED = (
+_FIND_CONVERSATION = DirectStatement(
+    select(_conversations.c.id).where(_conversations.c.sender_hash == bindparam("digest"))
+)
+_SAVE_STATE = DirectStatement(_SAVE_STATE_STATEMENT)
+_SAVE_STATE_AND_RELEASE = DirectStatement(_SAVE_STATE_STATEMENT.values(locked_until=None))
+_MARK_PROCESSED = DirectStatement(
     update(_inbound)
     .where(_inbound.c.id == bindparam("inbound_id"))
     .values(state="processed", processed_at=bindparam("at"))
 )
-_EARLIER_UNSENT = (
+_EARLIER_UNSENT = DirectStatement(
     select(_outgoing.c.id)
     .where(
         _outgoing.c.conversation_id == bindparam("conversation_id"),
@@ -159,7 +161,7 @@ class ConversationStore:
                 not_before = None
                 if verdict.retry_after is not None and not is_urgent(message.text or ""):
                     not_before = utcnow() + timedelta(seconds=verdict.retry_after)
-                found = session.execute(_FIND_CONVERSATION, {"digest": digest}).scalar()
+                found = _FIND_CONVERSATION.execute(session, {"digest": digest}).scalar()
                 conversation_id = found or uuid.uuid4().hex
                 now = utcnow()
                 lease_now = lease and not_before is None
@@ -298,8 +300,8 @@ class ConversationStore:
         with self._transaction(session) as txn:
             # Core statements on the tables: the ORM's bulk-update machinery costs more than
             # the statements themselves on this path, run for every message.
-            txn.execute(
-                _SAVE_STATE_AND_RELEASE if release else _SAVE_STATE,
+            (_SAVE_STATE_AND_RELEASE if release else _SAVE_STATE).execute(
+                txn,
                 {
                     "conversation_id": conversation.id,
                     "new_state": state,
@@ -308,7 +310,7 @@ class ConversationStore:
                 },
             )
             if inbound_id is not None:
-                txn.execute(_MARK_PROCESSED, {"inbound_id": inbound_id, "at": now})
+                _MARK_PROCESSED.execute(txn, {"inbound_id": inbound_id, "at": now})
             for item in outbox:
                 item.leased_until = leased_until
             insert_rows(txn, list(outbox))
@@ -332,7 +334,7 @@ class ConversationStore:
                 bool(rows)
                 and not nothing_earlier
                 and (
-                    txn.execute(_EARLIER_UNSENT, {"conversation_id": conversation.id}).first()
+                    _EARLIER_UNSENT.execute(txn, {"conversation_id": conversation.id}).first()
                     is not None
                 )
             )

@@ -10,15 +10,18 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete
 
 from bot.models import RateCounter
+from intake_api.db import DirectStatement
 
 # One upsert that concurrent messages of one sender cannot race, the same SQL on PostgreSQL and
 # SQLite. Written as text: SQLAlchemy's ON CONFLICT construct is not cacheable, so it was
 # compiled again for every message.
-_HIT = text(
-    f"INSERT INTO {RateCounter.__tablename__} (sender_hash, window_start, count) "
-    "VALUES (:sender_hash, :window_start, 1) "
-    "ON CONFLICT (sender_hash, window_start) DO UPDATE SET count = "
-    f"{RateCounter.__tablename__}.count + 1 RETURNING count"
+_HIT = DirectStatement(
+    text(
+        f"INSERT INTO {RateCounter.__tablename__} (sender_hash, window_start, count) "
+        "VALUES (:sender_hash, :window_start, 1) "
+        "ON CONFLICT (sender_hash, window_start) DO UPDATE SET count = "
+        f"{RateCounter.__tablename__}.count + 1 RETURNING count"
+    )
 )
 
 
@@ -41,8 +44,8 @@ class RateLimiter:
         current window, the seconds until the next window."""
         now = time.time() if now is None else now
         window = int(now // self._window) * self._window
-        count = session.execute(
-            _HIT, {"sender_hash": sender_hash, "window_start": window}
+        count = _HIT.execute(
+            session, {"sender_hash": sender_hash, "window_start": window}
         ).scalar_one()
         if count == 1 and window % (self._window * 10) == 0:
             # Now and then, forget old windows.

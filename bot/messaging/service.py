@@ -40,7 +40,7 @@ from bot.messaging.grouped import GroupCommit
 from bot.messaging.ratelimit import RateLimiter
 from bot.models import InboundRecord, OutboxItem, OutgoingMessage
 from bot.models import outgoing_table as _outgoing
-from intake_api.db import run_db, utcnow
+from intake_api.db import DirectStatement, run_db, utcnow
 from intake_api.leases import LeaseKeeper, free_pending_rows, lease_pending_row
 from intake_api.metrics import DELIVERY_FAILURES, MESSAGES_IN
 
@@ -63,7 +63,7 @@ SEND_BEHIND_WAIT_SECONDS = 3.0
 _WAITING = DeliveryError("waiting for an earlier message")
 # A send's outcome: the row, the platform's id for it when sent, the error when not.
 Outcome = tuple[OutgoingMessage, str | None, Exception | None]
-_MARK_SENT = (
+_MARK_SENT = DirectStatement(
     update(_outgoing)
     .where(_outgoing.c.id == bindparam("row_id"))
     .values(
@@ -540,10 +540,10 @@ class BotService:
     ) -> None:
         with Session(self._engine) as session:
             if sent:
-                # The common case, written without loading the rows (one statement for all):
-                # a row erased meanwhile (/xoa) is simply not there to update.
-                session.execute(
-                    _MARK_SENT,
+                # The common case, written without loading the rows: a row erased meanwhile
+                # (/xoa) is simply not there to update.
+                _MARK_SENT.execute(
+                    session,
                     [{"row_id": row.id, "sent_id": sent_id, "now": now} for row, sent_id in sent],
                 )
                 for row, _ in sent:

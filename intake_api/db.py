@@ -239,7 +239,8 @@ class DirectStatement:
         args: Any = None
         try:
             for one in [params] if isinstance(params, Mapping) else params:
-                values = made.compiled.construct_params(one, _check=False)
+                # A value missing is an error, as in SQLAlchemy's own execution, never a NULL.
+                values = made.compiled.construct_params(one)
                 for name, process in made.binds:
                     values[name] = process(values[name])
                 args = [values[n] for n in made.positions] if made.positions else values

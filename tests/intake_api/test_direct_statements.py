@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import bindparam, event, insert, select, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import Session
 
 from bot.models import Conversation, conversations_table, inbound_table
@@ -164,3 +164,20 @@ def test_a_value_left_to_a_default_of_sqlalchemys_is_refused_not_stored_as_null(
     row = {"message_key": "k", "channel": "sms", "conversation_id": "c", "received_at": utcnow()}
     with Session(engine) as session, pytest.raises(ValueError, match="state"):
         partial.execute(session, row)
+
+
+def test_a_parameter_not_given_is_an_error_not_a_null(engine: Engine) -> None:
+    made = _conversation()
+    clear = DirectStatement(
+        update(conversations_table)
+        .where(conversations_table.c.id == bindparam("cid"))
+        .values(state=bindparam("new_state"))
+    )
+    with Session(engine) as session:
+        insert_rows(session, [made])
+        session.commit()
+    with Session(engine) as session, pytest.raises(StatementError, match="new_state"):
+        clear.execute(session, {"cid": made.id})
+    with Session(engine) as session:
+        kept = session.get(Conversation, made.id)
+    assert kept is not None and kept.state == made.state

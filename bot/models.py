@@ -176,3 +176,4 @@ class VoiceCallback(SQLModel, table=True):
 conversations_table = Conversation.__table__  # type: ignore[attr-defined]
 inbound_table = InboundRecord.__table__  # type: ignore[attr-defined]
 outgoing_table = OutgoingMessage.__table__  # type: ignore[attr-defined]
+webchat_table = WebchatMessage.__table__  # type: ignore[attr-defined]

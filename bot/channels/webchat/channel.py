@@ -16,8 +16,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot.config import BotSettings
 from bot.contract import (
@@ -30,13 +31,24 @@ from bot.contract import (
     problem_with,
 )
 from bot.models import WebchatMessage
-from intake_api.db import insert_rows, run_db
+from bot.models import webchat_table as _webchat
+from intake_api.db import DirectStatement, insert_rows, run_db
 
 SESSION_PATTERN = r"^[A-Za-z0-9_\-]{16,64}$"
 SessionId = Annotated[str, StringConstraints(pattern=SESSION_PATTERN)]
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
+)
+
+
+# Every request of the page (its post and its poll) asks this: read on the cursor
+# (intake_api.db.DirectStatement), not loaded as model objects.
+_WAITING_AFTER = DirectStatement(
+    select(_webchat.c.id, _webchat.c.text, _webchat.c.quick_replies, _webchat.c["clear"])
+    .where(_webchat.c.session_id == bindparam("key"), _webchat.c.id > bindparam("after"))
+    .order_by(_webchat.c.id)
+    .limit(100)
 )
 
 
@@ -106,24 +118,13 @@ class WebchatChannel(ChannelBase):
 
     def messages_after(self, session_id: str, after: int) -> list[dict[str, Any]]:
         with Session(self._engine) as session:
-            rows = session.exec(
-                select(WebchatMessage)
-                .where(
-                    WebchatMessage.session_id == self._key(session_id),
-                    col(WebchatMessage.id) > after,
-                )
-                .order_by(col(WebchatMessage.id))
-                .limit(100)
-            ).all()
-            return [
-                {
-                    "id": r.id,
-                    "text": r.text,
-                    "quick_replies": r.quick_replies or [],
-                    "clear": r.clear,
-                }
-                for r in rows
-            ]
+            rows = _WAITING_AFTER.execute(
+                session, {"key": self._key(session_id), "after": after}
+            ).rows
+        return [
+            {"id": id_, "text": text, "quick_replies": quick or [], "clear": bool(clear)}
+            for id_, text, quick, clear in rows
+        ]
 
     def router(self, handler: InboundHandler) -> APIRouter:
         router = APIRouter(tags=["webchat"])

@@ -128,6 +128,27 @@ async def test_staff_messages_wait_for_the_page_to_fetch_them(
     assert other.json()["messages"] == []
 
 
+async def test_the_page_gets_quick_replies_and_the_marker_that_clears_it_in_order(
+    chat: tuple[httpx.AsyncClient, BotRuntime],
+) -> None:
+    client, runtime = chat
+    webchat = runtime.channels["webchat"]
+    await webchat.send(OutboundText("webchat", SESSION, "Bạn cần gì?", ("Báo tin", "Hỏi")))
+    await webchat.delete(SESSION, ["1"])
+    await webchat.send(OutboundText("webchat", SESSION, "Hãy gọi 113"))
+    polled = (await client.get("/webchat/messages", params={"session_id": SESSION})).json()
+    shown = [(m["text"], m["quick_replies"], m["clear"]) for m in polled["messages"]]
+    assert shown == [
+        ("Bạn cần gì?", ["Báo tin", "Hỏi"], False),
+        ("", [], True),
+        ("Hãy gọi 113", [], False),
+    ]
+    ids = [m["id"] for m in polled["messages"]]
+    assert ids == sorted(ids)
+    after = await client.get("/webchat/messages", params={"session_id": SESSION, "after": ids[0]})
+    assert [m["text"] for m in after.json()["messages"]] == ["", "Hãy gọi 113"]
+
+
 @pytest.mark.parametrize(
     "body",
     [

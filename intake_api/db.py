@@ -146,17 +146,24 @@ class _Compiled:
     # Bound names in the order of the placeholders, for a positional DBAPI (SQLite's).
     positions: tuple[str, ...] | None
     binds: tuple[tuple[str, Callable[[Any], Any]], ...]
+    # The names and conversions of the columns the rows carry.
+    keys: tuple[str, ...]
     results: tuple[Callable[[Any], Any] | None, ...]
 
 
 class DirectResult:
     """The rows and row count of a `DirectStatement`, read the way a Result's are."""
 
-    __slots__ = ("rowcount", "rows")
+    __slots__ = ("keys", "rowcount", "rows")
 
-    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int) -> None:
+    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int, keys: tuple[str, ...]) -> None:
         self.rows = rows
         self.rowcount = rowcount
+        self.keys = keys
+
+    def mappings(self) -> list[dict[str, Any]]:
+        """Each row as its columns' names and values (a model's keyword arguments)."""
+        return [dict(zip(self.keys, row, strict=True)) for row in self.rows]
 
     def first(self) -> tuple[Any, ...] | None:
         return self.rows[0] if self.rows else None
@@ -222,7 +229,8 @@ class DirectStatement:
             c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
         )
         positions = tuple(compiled.positiontup) if dialect.positional else None
-        made = _Compiled(compiled.string, compiled, positions, tuple(binds.items()), results)
+        keys = tuple(c.key for c in columns)
+        made = _Compiled(compiled.string, compiled, positions, tuple(binds.items()), keys, results)
         self._by_dialect[dialect.name] = made
         return made
 
@@ -262,7 +270,7 @@ class DirectStatement:
             connection._handle_dbapi_exception(e, made.sql, args, cursor, None)
         finally:
             cursor.close()
-        return DirectResult(rows, rowcount)
+        return DirectResult(rows, rowcount, made.keys)
 
 
 @functools.cache

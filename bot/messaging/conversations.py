@@ -73,11 +73,9 @@ _EARLIER_UNSENT = DirectStatement(
     .limit(1)
 )
 
-_CONVERSATION_COLUMNS = tuple(c.name for c in _conversations.columns)
 _CONVERSATION = DirectStatement(
     select(*_conversations.columns).where(_conversations.c.id == bindparam("conversation_id"))
 )
-_INBOUND_COLUMNS = tuple(c.name for c in _inbound.columns)
 _UNANSWERED = DirectStatement(
     select(*_inbound.columns)
     .where(
@@ -276,13 +274,10 @@ class ConversationStore:
             return None
         # Read on the cursor and built as plain (detached) model objects: the ORM's loading
         # of the two cost about twice the statements (README, "Load and fault tests").
-        found = _CONVERSATION.execute(session, {"conversation_id": conversation_id}).first()
-        assert found is not None
-        conversation = Conversation(**dict(zip(_CONVERSATION_COLUMNS, found, strict=True)))
-        pending = [
-            InboundRecord(**dict(zip(_INBOUND_COLUMNS, row, strict=True)))
-            for row in _UNANSWERED.execute(session, {"conversation_id": conversation_id}).rows
-        ]
+        key = {"conversation_id": conversation_id}
+        (found,) = _CONVERSATION.execute(session, key).mappings()
+        conversation = Conversation(**found)
+        pending = [InboundRecord(**row) for row in _UNANSWERED.execute(session, key).mappings()]
         if not include_deferred:
             # Up to the newest message due now: a deferred message before it goes with it
             # (answers keep the order of the messages); later ones wait.

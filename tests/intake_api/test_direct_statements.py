@@ -110,6 +110,7 @@ def test_several_rows_get_their_ids_in_order(engine: Engine) -> None:
         result = add.execute(session, rows)
         session.commit()
     assert [key for _, key in result.rows] == keys
+    assert [m["message_key"] for m in result.mappings()] == keys
     assert [i for i, _ in result.rows] == sorted(i for i, _ in result.rows)
 
 
@@ -130,18 +131,23 @@ def test_every_statement_reaches_the_engines_listeners(engine: Engine) -> None:
 
 
 def test_a_parameter_bound_twice_is_converted_once(engine: Engine) -> None:
+    # A time converted twice would reach its column's conversion naive the second time, and be
+    # refused as ambiguous.
     made = _conversation()
-    both = DirectStatement(
+    later = made.updated_at + timedelta(minutes=10)
+    touch = DirectStatement(
         update(conversations_table)
         .where(conversations_table.c.id == bindparam("cid"))
-        .where(conversations_table.c.sender_hash == bindparam("cid"))
-        .values(sender_hash="never")
+        .where(conversations_table.c.updated_at < bindparam("at"))
+        .values(updated_at=bindparam("at"))
     )
     with Session(engine) as session:
         insert_rows(session, [made])
-        # The id is not the hash: the statement must match nothing, and run.
-        assert both.execute(session, {"cid": made.id}).rowcount == 0
+        assert touch.execute(session, {"cid": made.id, "at": later}).rowcount == 1
         session.commit()
+    with Session(engine) as session:
+        got = session.get(Conversation, made.id)
+    assert got is not None and got.updated_at == later
 
 
 def test_an_expanding_parameter_is_refused_when_compiled(engine: Engine) -> None:
